@@ -105,7 +105,8 @@ public static partial class Functional
         // W is stored [out, in] = N×K, so op(B) = Wᵀ is TransB.
         gemm.Gemm(new GemmShape(rows, outF, inF, TransB: true), 1, x.Buffer, weight.Buffer, beta, y.Buffer);
         if (Autograd.Needs(x, weight, bias))
-            Autograd.Record(op, y, [x, weight, bias], g =>
+            // Autograd wants no null inputs: without a bias the node has two.
+            Autograd.Record(op, y, bias is null ? [x, weight] : [x, weight, bias], g =>
             {
                 Tensor? dx = null, dw = null, db = null;
                 if (x.RequiresGrad)
@@ -122,7 +123,7 @@ public static partial class Functional
                 }
                 if (bias is { RequiresGrad: true })
                     db = Unbroadcast(g.Reshape(rows, outF), bias.Shape);
-                return [dx, dw, db];
+                return bias is null ? [dx, dw] : [dx, dw, db];
             });
         return y;
     }
