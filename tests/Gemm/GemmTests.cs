@@ -72,6 +72,8 @@ public class GemmTests
         Run(path, new Case(150, 1100, 300, false, false, 1, 0));
         Run(path, new Case(203, 530, 280, true, true, 0.75, 0.5));
         Run(path, new Case(40, 20, 33, false, false, 1, 0, Batch: 5, PadA: 1));
+        // Batch ≥ threads and enough work: one whole product per task.
+        Run(path, new Case(70, 90, 250, false, true, 1, 0.5, Batch: 3, PadB: 2, OffC: 1));
     }
 
     [Test]

@@ -46,43 +46,30 @@ internal static unsafe class Sgemm
             return;
         }
         bool wide = Use512;
-        int nr = wide ? 32 : 16;
         int threads = Math.Max(1, CpuParallel.Threads);
         if (s.Flops < ParallelFlops) threads = 1;
-
-        // Each work item is one batch entry, or a slab of its rows (or columns) when there are
-        // fewer batch entries than threads. Splitting the larger of M and N means only the
-        // smaller operand is packed twice; slabs start on tile boundaries so no extra edge tiles.
-        bool splitM = s.M >= s.N;
-        int unit = splitM ? MR : nr;
-        int units = ((splitM ? s.M : s.N) + unit - 1) / unit;
-        int splits = s.Batch >= threads ? 1 : Math.Min(units, (threads + s.Batch - 1) / s.Batch);
-        int perSplit = (units + splits - 1) / splits * unit;
-        long items = (long)s.Batch * splits;
         var shape = s;
-
         fixed (float* pa = a, pb = b, pc = c)
         {
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            void Item(long item)
+            if (threads > 1 && s.Batch >= threads)
             {
-                int bi = (int)(item / splits), part = (int)(item % splits);
-                int m0 = 0, m1 = shape.M, n0 = 0, n1 = shape.N;
-                if (splitM) { m0 = part * perSplit; m1 = Math.Min(shape.M, m0 + perSplit); }
-                else { n0 = part * perSplit; n1 = Math.Min(shape.N, n0 + perSplit); }
-                if (m0 >= m1 || n0 >= n1) return;
-                var buf = PackBuffer.Rent();
-                try
+                // Enough independent products: one per task, each with its own pack buffers.
+                Parallel.For(0, s.Batch, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi =>
                 {
-                    Block(shape, bi, m0, m1, n0, n1, alpha, (float*)ia, (float*)ib, beta, (float*)ic, buf, wide);
-                }
-                finally { PackBuffer.Return(buf); }
+                    var buf = PackBuffer.Rent();
+                    try { Product(shape, bi, alpha, (float*)ia, (float*)ib, beta, (float*)ic, buf, wide, 1); }
+                    finally { PackBuffer.Return(buf); }
+                });
+                return;
             }
-
-            if (threads == 1 || items == 1)
-                for (long i = 0; i < items; i++) Item(i);
-            else
-                Parallel.For(0L, items, new ParallelOptions { MaxDegreeOfParallelism = threads }, Item);
+            var shared = PackBuffer.Rent();
+            try
+            {
+                for (int bi = 0; bi < s.Batch; bi++)
+                    Product(shape, bi, alpha, pa, pb, beta, pc, shared, wide, threads);
+            }
+            finally { PackBuffer.Return(shared); }
         }
     }
 
@@ -99,48 +86,96 @@ internal static unsafe class Sgemm
             }
     }
 
-    /// <summary>One thread's share: C[m0:m1, n0:n1] of batch entry bi, with its own pack buffers.</summary>
-    private static void Block(in GemmShape s, int bi, int m0, int m1, int n0, int n1, float alpha,
-        float* a, float* b, float beta, float* c, PackBuffer buf, bool wide)
+    /// <summary>Runs body(0..count) inline or over up to <paramref name="threads"/> workers,
+    /// dynamically scheduled so that a core taken by another process does not stall the rest.</summary>
+    private static void For(int count, int threads, Action<int> body)
+    {
+        if (threads <= 1 || count <= 1)
+        {
+            for (int i = 0; i < count; i++) body(i);
+            return;
+        }
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+    }
+
+    /// <summary>Batch entry bi. For each (NC, KC) block of B: the block is packed once into the
+    /// shared buffer (panels split over the threads), then (MC rows × column chunk) tasks each
+    /// pack their A block into a pooled buffer and run the micro-kernel over it. Tasks write
+    /// disjoint C tiles, at least MC rows or a 32-column panel apart, so no false sharing.</summary>
+    private static void Product(in GemmShape s, int bi, float alpha, float* a, float* b, float beta, float* c,
+        PackBuffer shared, bool wide, int threads)
     {
         int nr = wide ? 32 : 16;
         int kcMax = KC, mcMax = MC, ncMax = NC;
         a += s.OffsetA + bi * s.StrideA;
         b += s.OffsetB + bi * s.StrideB;
         c += s.OffsetC + bi * s.StrideC;
-        nint ldc = s.LdC;
-        float* ap = buf.A, bp = buf.B;
-        for (int jc = n0; jc < n1; jc += ncMax)
+        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibp = (nint)shared.B, ldc = s.LdC;
+        var shape = s;
+        int mBlocks = (s.M + mcMax - 1) / mcMax;
+        for (int jc = 0; jc < s.N; jc += ncMax)
         {
-            int nc = Math.Min(ncMax, n1 - jc);
+            int nc = Math.Min(ncMax, s.N - jc);
+            int panels = (nc + nr - 1) / nr;
+            // Few row blocks: split the columns too so that every thread has work.
+            int perChunk = threads == 1 ? panels : Math.Max(1, panels * mBlocks / (4 * threads));
+            perChunk = Math.Min(perChunk, panels);
+            int chunks = (panels + perChunk - 1) / perChunk;
             for (int pc = 0; pc < s.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, s.K - pc);
-                PackB(s, b, pc, kc, jc, nc, bp, nr);
                 // Later depth blocks accumulate onto what the first one wrote.
                 float betaEff = pc == 0 ? beta : 1f;
-                for (int ic = m0; ic < m1; ic += mcMax)
+                int packTasks = Math.Min(threads, (panels + 3) / 4);
+                int perPack = (panels + packTasks - 1) / packTasks;
+                int jcc = jc;
+                For(packTasks, threads, t =>
                 {
-                    int mc = Math.Min(mcMax, m1 - ic);
-                    PackA(s, a, ic, mc, pc, kc, ap);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    int p0 = t * perPack, p1 = Math.Min(panels, p0 + perPack);
+                    if (p0 < p1)
+                        PackB(shape, (float*)ib, pc, kc, jcc + p0 * nr, Math.Min(nc, p1 * nr) - p0 * nr,
+                            (float*)ibp + (long)p0 * nr * kc, nr);
+                });
+                For(mBlocks * chunks, threads, u =>
+                {
+                    int row0 = u / chunks * mcMax, mc = Math.Min(mcMax, shape.M - row0);
+                    int col0 = u % chunks * perChunk * nr, cols = Math.Min(nc, col0 + perChunk * nr) - col0;
+                    var own = threads == 1 ? shared : PackBuffer.Rent();
+                    try
                     {
-                        int cols = Math.Min(nr, nc - jr);
-                        float* bPanel = bp + (long)jr * kc;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int rows = Math.Min(MR, mc - ir);
-                            float* cTile = c + (ic + ir) * ldc + jc + jr;
-                            float* aPanel = ap + (long)ir * kc;
-                            if (rows == MR && cols == nr)
-                            {
-                                if (wide) Kernel6x32(kc, aPanel, bPanel, cTile, ldc, alpha, betaEff);
-                                else Kernel6x16(kc, aPanel, bPanel, cTile, ldc, alpha, betaEff);
-                            }
-                            else EdgeTile(kc, aPanel, bPanel, cTile, ldc, alpha, betaEff, rows, cols, wide);
-                        }
+                        PackA(shape, (float*)ia, row0, mc, pc, kc, own.A);
+                        Macro(kc, own.A, (float*)ibp + (long)col0 * kc, (float*)ic + row0 * ldc + jcc + col0, ldc,
+                            mc, cols, alpha, betaEff, wide);
                     }
+                    finally
+                    {
+                        if (threads != 1) PackBuffer.Return(own);
+                    }
+                });
+            }
+        }
+    }
+
+    /// <summary>C[mc × nc] from a packed A block and packed B panels, tile by tile.</summary>
+    private static void Macro(int kc, float* ap, float* bp, float* c, nint ldc, int mc, int nc, float alpha,
+        float beta, bool wide)
+    {
+        int nr = wide ? 32 : 16;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* bPanel = bp + (long)jr * kc;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int rows = Math.Min(MR, mc - ir);
+                float* cTile = c + ir * ldc + jr;
+                float* aPanel = ap + (long)ir * kc;
+                if (rows == MR && cols == nr)
+                {
+                    if (wide) Kernel6x32(kc, aPanel, bPanel, cTile, ldc, alpha, beta);
+                    else Kernel6x16(kc, aPanel, bPanel, cTile, ldc, alpha, beta);
                 }
+                else EdgeTile(kc, aPanel, bPanel, cTile, ldc, alpha, beta, rows, cols, wide);
             }
         }
     }
