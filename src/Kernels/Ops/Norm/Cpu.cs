@@ -97,10 +97,12 @@ internal static class GroupNormCpu
                 for (int c = 0; c < s.ChannelsPerGroup; c++)
                 {
                     double scale = rs * (w is null ? 1.0 : double.CreateTruncating(w[p0 + c]));
-                    double shift = (b is null ? 0.0 : double.CreateTruncating(b[p0 + c])) - m * scale;
-                    T sc = T.CreateTruncating(scale), sh = T.CreateTruncating(shift);
+                    double shift = b is null ? 0.0 : double.CreateTruncating(b[p0 + c]);
                     long co = o + (long)c * spatial;
-                    for (int i = 0; i < spatial; i++) y[co + i] = x[co + i] * sc + sh;
+                    // (x − mean) in double: folding the mean into a float32 shift loses the spread
+                    // when the mean is large next to the standard deviation.
+                    for (int i = 0; i < spatial; i++)
+                        y[co + i] = T.CreateTruncating((double.CreateTruncating(x[co + i]) - m) * scale + shift);
                 }
             }
         });
@@ -238,12 +240,12 @@ internal static class BatchNormCpu
                 saveMean[c] = T.CreateTruncating(m);
                 saveInv[c] = T.CreateTruncating(inv);
                 double scale = inv * (w is null ? 1.0 : double.CreateTruncating(w[c]));
-                double shift = (b is null ? 0.0 : double.CreateTruncating(b[c])) - m * scale;
-                T sc = T.CreateTruncating(scale), sh = T.CreateTruncating(shift);
+                double shift = b is null ? 0.0 : double.CreateTruncating(b[c]);
                 for (int i = 0; i < n; i++)
                 {
                     long o = i * cs + c * spatial;
-                    for (int j = 0; j < spatial; j++) y[o + j] = x[o + j] * sc + sh;
+                    for (int j = 0; j < spatial; j++)
+                        y[o + j] = T.CreateTruncating((double.CreateTruncating(x[o + j]) - m) * scale + shift);
                 }
             }
         });
