@@ -82,6 +82,36 @@ public class PoolTests
     }
 
     [Test]
+    public void ForwardAndBackwardLeaveNoTensorsBehind()
+    {
+        // Saved state (argmax, statistics) must be released by the backward, not left to the GC.
+        long tensors = TensorStats.LiveTensors, bytes = TensorStats.LiveBytes;
+        var x = GradCheck.Input([2, 4, 6, 6]);
+        var w = GradCheck.Input([4], seed: 2);
+        var b = GradCheck.Input([4], seed: 3);
+        var rm = Tensor.Zeros([4], DType.F64);
+        var rv = Tensor.Ones([4], DType.F64);
+        Func<Tensor>[] ops =
+        [
+            () => F.MaxPool2d(x, 2), () => F.AvgPool2d(x, 3, 2, 1), () => F.GlobalAvgPool(x),
+            () => F.UpsampleLinear(x, [7, 9]), () => F.UpsampleNearest(x, [3, 4]),
+            () => F.BatchNorm(x, w, b, rm, rv, true), () => F.BatchNorm(x, w, b, rm, rv, false),
+            () => F.GroupNorm(x, 2, w, b), () => F.InstanceNorm(x, w, b), () => F.LayerNorm(x, [6, 6], null, null),
+        ];
+        foreach (var op in ops)
+        {
+            using var y = op();
+            using var g = Tensor.Ones(y.Shape, DType.F64);
+            y.Backward(g);
+        }
+        using (Nets.Autograd.NoGrad())
+            foreach (var op in ops) op().Dispose();
+        foreach (var t in new[] { x, w, b, rm, rv }) t.Dispose();
+        Assert.That(TensorStats.LiveTensors, Is.EqualTo(tensors), "live tensors");
+        Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes");
+    }
+
+    [Test]
     public void BadArgumentsAreRejectedWithClearMessages()
     {
         var x3 = Tensor.Zeros([2, 3, 4]);

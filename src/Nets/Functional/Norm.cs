@@ -41,8 +41,16 @@ public static partial class Functional
                 var db = bias is { RequiresGrad: true } ? NewLike(g, bias.Shape) : null;
                 K<INorm>(g).BatchBackward(s, training, x.Buffer, weight?.Buffer, saveMean.Buffer, saveInv.Buffer,
                     g.Buffer, dx?.Buffer, dw?.Buffer, db?.Buffer);
+                // A graph runs backward once, so the saved statistics can go now.
+                saveMean.Dispose();
+                saveInv.Dispose();
                 return Gradients(weight, bias, dx, dw, db);
             });
+        else
+        {
+            saveMean.Dispose();
+            saveInv.Dispose();
+        }
         return y;
     }
 
@@ -111,8 +119,15 @@ public static partial class Functional
                 var db = bias is { RequiresGrad: true } ? NewLike(g, bias.Shape) : null;
                 K<INorm>(g).GroupBackward(s, x.Buffer, weight?.Buffer, mean.Buffer, rstd.Buffer, g.Buffer,
                     dx?.Buffer, dw?.Buffer, db?.Buffer);
+                mean.Dispose();
+                rstd.Dispose();
                 return Gradients(weight, bias, dx, dw, db);
             });
+        else
+        {
+            mean.Dispose();
+            rstd.Dispose();
+        }
         return y;
     }
 
