@@ -20,6 +20,9 @@ CASES = {
     "c2_1x1": ("conv2d", [3, 5, 4, 6], [7, 5, 1, 1], True, [1, 1], [0, 0], [1, 1], 1, None),
     "c2_1x1_groups": ("conv2d", [2, 4, 3, 3], [6, 2, 1, 1], False, [1, 1], [0, 0], [1, 1], 2, None),
     "c2_1x1_stride2": ("conv2d", [2, 3, 5, 5], [4, 3, 1, 1], True, [2, 2], [0, 0], [1, 1], 1, None),
+    "c2_wide": ("conv2d", [2, 8, 6, 5], [3, 8, 3, 3], True, [1, 1], [1, 1], [1, 1], 1, None),
+    "c2_wide_groups": ("conv2d", [1, 16, 5, 6], [4, 8, 3, 3], False, [1, 1], [2, 1], [2, 1], 2, None),
+    "c3_wide": ("conv3d", [1, 8, 4, 5, 3], [4, 8, 3, 3, 2], True, [1, 1, 1], [1, 1, 0], [1, 1, 1], 1, None),
     "c3_basic": ("conv3d", [1, 2, 5, 6, 7], [3, 2, 3, 3, 3], True, [1, 1, 1], [1, 1, 1], [1, 1, 1], 1, None),
     "c3_stride2": ("conv3d", [2, 3, 7, 6, 5], [4, 3, 3, 2, 3], False, [2, 2, 2], [1, 1, 1], [1, 1, 1], 1, None),
     "c3_dil_groups": ("conv3d", [1, 4, 7, 7, 6], [4, 2, 3, 3, 2], True, [1, 2, 1], [1, 2, 0], [2, 2, 1], 2, None),
@@ -34,21 +37,23 @@ CASES = {
 
 out, meta = {}, {}
 for name, (op, xs, ws, has_b, stride, padding, dilation, groups, opad) in CASES.items():
-    x = torch.randn(*xs, dtype=D, requires_grad=True)
-    w = torch.randn(*ws, dtype=D, requires_grad=True)
+    # Inputs are float32 values (stored as float32 to keep the file small) computed on in float64.
+    x = torch.randn(*xs).to(D).requires_grad_(True)
+    w = torch.randn(*ws).to(D).requires_grad_(True)
     cout = ws[0] if op.startswith("conv2d") or op.startswith("conv3d") else ws[1] * groups
-    b = torch.randn(cout, dtype=D, requires_grad=True) if has_b else None
+    b = torch.randn(cout).to(D).requires_grad_(True) if has_b else None
     fn = getattr(F, op)
     if opad is None:
         y = fn(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     else:
         y = fn(x, w, b, stride=stride, padding=padding, output_padding=opad, dilation=dilation, groups=groups)
-    g = torch.randn_like(y)
+    g = torch.randn(y.shape).to(D)
     y.backward(g)
-    out.update({f"{name}.x": x, f"{name}.w": w, f"{name}.y": y, f"{name}.g": g,
+    f32 = torch.float32
+    out.update({f"{name}.x": x.to(f32), f"{name}.w": w.to(f32), f"{name}.y": y, f"{name}.g": g.to(f32),
                 f"{name}.dx": x.grad, f"{name}.dw": w.grad})
     if has_b:
-        out[f"{name}.b"] = b
+        out[f"{name}.b"] = b.to(f32)
         out[f"{name}.db"] = b.grad
     meta[name] = {"op": op, "stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
                   "output_padding": opad or [0] * len(stride)}

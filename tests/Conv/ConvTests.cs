@@ -32,7 +32,7 @@ public class ConvTests
     {
         var v = new VectorFile("conv");
         var cases = Cases(v);
-        Assert.That(cases, Has.Count.GreaterThanOrEqualTo(15));
+        Assert.That(cases, Has.Count.GreaterThanOrEqualTo(20));
         foreach (var c in cases)
         {
             using var scope = TensorScope.Begin();
@@ -59,19 +59,27 @@ public class ConvTests
     public void ForwardAndBackwardMatchPyTorch(DType dtype, double tol) => CheckAgainstPyTorch(dtype, tol);
 
     /// <summary>Small column budgets force blocks of output positions that start and end inside a
-    /// row (and a single position per block); a large one puts several images in one block.</summary>
-    [TestCase(1L), TestCase(100L), TestCase(1L << 24)]
-    public void ColumnBlockingDoesNotChangeResults(long budget)
+    /// row (and a single position per block); a large one puts several images in one block.
+    /// The unit-stride shifted path is switched off, or forced on every unit-stride case with
+    /// small position blocks.</summary>
+    [TestCase(1L, false), TestCase(100L, false), TestCase(1L << 24, false), TestCase(1L << 21, true)]
+    public void BlockingAndPathChoiceDoNotChangeResults(long budget, bool forceShifted)
     {
-        long keep = ConvCpu.ColumnBudget;
+        long keepBudget = ConvCpu.ColumnBudget;
+        int keepMin = ShiftedForward.MinInPerGroup, keepBlock = ShiftedForward.BlockPositions;
         try
         {
             ConvCpu.ColumnBudget = budget;
+            ShiftedForward.MinInPerGroup = forceShifted ? 1 : int.MaxValue;
+            ShiftedForward.BlockPositions = forceShifted ? 7 : keepBlock;
             CheckAgainstPyTorch(DType.F64, 1e-10);
+            if (forceShifted) CheckAgainstPyTorch(DType.F32, 1e-4);
         }
         finally
         {
-            ConvCpu.ColumnBudget = keep;
+            ConvCpu.ColumnBudget = keepBudget;
+            ShiftedForward.MinInPerGroup = keepMin;
+            ShiftedForward.BlockPositions = keepBlock;
         }
     }
 

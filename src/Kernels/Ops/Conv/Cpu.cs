@@ -87,6 +87,11 @@ public sealed class ConvCpu : IConv
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (s.Batch == 0 || s.OutSpatial == 0) return;
+        if (ShiftedForward.Applies(s))
+        {
+            ShiftedForward.Run<T>(s, x, w, bias, y);
+            return;
+        }
         var geo = new Geometry(s);
         var plan = new Plan(s);
         var gemm = y.Device.Kernels.Get<IGemm>();
