@@ -15,7 +15,7 @@ namespace Kernels.Ops.Conv;
 internal static class ShiftedForward
 {
     /// <summary>Grid positions per y' block (the block holds OutChannels × this many values).</summary>
-    internal static int BlockPositions = 4096;
+    internal static int BlockPositions = 1024;
 
     /// <summary>Fewest input channels per group for which this path is taken.</summary>
     internal static int MinInPerGroup = 8;
@@ -40,10 +40,9 @@ internal static class ShiftedForward
         var gemm = device.Kernels.Get<IGemm>();
 
         using var xpBuf = device.Allocate(y.DType, s.InChannels * plane, zero: true);
-        using var blockBuf = device.Allocate(y.DType, (long)s.OutChannels * qc);
         using var wtBuf = device.Allocate(y.DType, (long)kk * s.OutChannels * cg);
         T[] xa = CpuBuffer.Array<T>(x), wa = CpuBuffer.Array<T>(w), ya = CpuBuffer.Array<T>(y);
-        T[] xp = CpuBuffer.Array<T>(xpBuf), block = CpuBuffer.Array<T>(blockBuf), wt = CpuBuffer.Array<T>(wtBuf);
+        T[] xp = CpuBuffer.Array<T>(xpBuf), wt = CpuBuffer.Array<T>(wtBuf);
         T[]? ba = bias is null ? null : CpuBuffer.Array<T>(bias);
 
         // wt[t][o][c] = w[o][c][t]: each tap's weights as a contiguous Cout × Cg matrix.
@@ -58,22 +57,34 @@ internal static class ShiftedForward
                 for (int kw = 0; kw < g.KW; kw++, t++)
                     offsets[t] = kd * g.DD * hw + (long)kh * g.DH * wp + kw * g.DW;
 
+        var geo = g;
+        int cout = s.OutChannels;
+        long blocks = (qv + qc - 1) / qc;
         for (int n = 0; n < s.Batch; n++)
         {
             Pad(g, s.InChannels, xa, (long)n * s.InChannels * g.InPlane, xp, dp, hp, wp);
-            for (long q0 = 0; q0 < qv; q0 += qc)
+            long yOffset = (long)n * cout * g.OutPlane;
+            // Blocks go to the cores whole (each with its own y' block), so the per-tap GEMMs are
+            // small and mostly run on the calling thread: no hand-off per GEMM.
+            CpuParallel.For(blocks, (long)qc * cout * cg * kk, (b0, b1) =>
             {
-                int len = (int)Math.Min(qc, qv - q0);
-                for (int t = 0; t < kk; t++)
+                using var blockBuf = device.Allocate(y.DType, (long)cout * qc);
+                T[] block = CpuBuffer.Array<T>(blockBuf);
+                for (long bi = b0; bi < b1; bi++)
                 {
-                    // block_g (og × len) (+)= wt[t]_g (og × cg) · xp_g[off(t) + q0 ..] (cg × len)
-                    var shape = new GemmShape(og, len, cg, Lda: cg, Ldb: (int)plane, Ldc: len,
-                        OffsetA: (long)t * s.OutChannels * cg, OffsetB: offsets[t] + q0,
-                        Batch: groups, StrideA: (long)og * cg, StrideB: cg * plane, StrideC: (long)og * len);
-                    gemm.Gemm(shape, 1.0, wtBuf, xpBuf, t == 0 ? 0.0 : 1.0, blockBuf);
+                    long q0 = bi * qc;
+                    int len = (int)Math.Min(qc, qv - q0);
+                    for (int t = 0; t < kk; t++)
+                    {
+                        // block_g (og × len) (+)= wt[t]_g (og × cg) · xp_g[off(t) + q0 ..] (cg × len)
+                        var shape = new GemmShape(og, len, cg, Lda: cg, Ldb: (int)plane, Ldc: len,
+                            OffsetA: (long)t * cout * cg, OffsetB: offsets[t] + q0,
+                            Batch: groups, StrideA: (long)og * cg, StrideB: cg * plane, StrideC: (long)og * len);
+                        gemm.Gemm(shape, 1.0, wtBuf, xpBuf, t == 0 ? 0.0 : 1.0, blockBuf);
+                    }
+                    Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, ba);
                 }
-                Scatter(g, s.OutChannels, block, q0, len, hp, wp, ya, (long)n * s.OutChannels * g.OutPlane, ba);
-            }
+            });
         }
     }
 
@@ -99,29 +110,25 @@ internal static class ShiftedForward
     private static void Scatter<T>(in Geometry g, int channels, T[] block, long q0, int len, int hp, int wp,
         T[] y, long yOffset, T[]? bias) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var geo = g;
         long hw = (long)hp * wp;
-        CpuParallel.For(channels, len, (c0, c1) =>
+        for (long o = 0; o < channels; o++)
         {
-            for (long o = c0; o < c1; o++)
+            T b = bias is null ? T.Zero : bias[o];
+            long q = q0, end = q0 + len;
+            while (q < end)
             {
-                T b = bias is null ? T.Zero : bias[o];
-                long q = q0, end = q0 + len;
-                while (q < end)
+                int d = (int)(q / hw), h = (int)(q % hw / wp), wcol = (int)(q % wp);
+                long rowEnd = Math.Min(end, q - wcol + wp);
+                if (h < g.OH && wcol < g.OW)
                 {
-                    int d = (int)(q / hw), h = (int)(q % hw / wp), wcol = (int)(q % wp);
-                    long rowEnd = Math.Min(end, q - wcol + wp);
-                    if (h < geo.OH && wcol < geo.OW)
-                    {
-                        int run = (int)Math.Min(rowEnd, q - wcol + geo.OW) - (int)q;
-                        var src = block.AsSpan((int)(o * len + q - q0), run);
-                        var dst = y.AsSpan((int)(yOffset + ((o * geo.OD + d) * geo.OH + h) * geo.OW + wcol), run);
-                        if (bias is null) src.CopyTo(dst);
-                        else TensorPrimitives.Add(src, b, dst);
-                    }
-                    q = rowEnd;
+                    int run = (int)Math.Min(rowEnd, q - wcol + g.OW) - (int)q;
+                    var src = block.AsSpan((int)(o * len + q - q0), run);
+                    var dst = y.AsSpan((int)(yOffset + ((o * g.OD + d) * g.OH + h) * g.OW + wcol), run);
+                    if (bias is null) src.CopyTo(dst);
+                    else TensorPrimitives.Add(src, b, dst);
                 }
+                q = rowEnd;
             }
-        });
+        }
     }
 }
