@@ -56,7 +56,11 @@ public sealed class CliContext(IAnsiConsole output, IAnsiConsole error)
         }
         var seed = parse.GetValue(Seed);
         if (seed is { } s) Rng.Seed(s);
-        var device = Devices.Get(parse.GetValue(Device) ?? "auto");
+        var name = parse.GetValue(Device) ?? "auto";
+        var device = new Lazy<Device>(() => Devices.Get(name));
+        // An explicit --device fails now, before any work; the default is resolved on first use,
+        // so verbs that never touch a device (inspect, info) do not start a GPU context.
+        if (parse.GetResult(Device) is { Implicit: false }) _ = device.Value;
         return new RunOptions(device, seed);
     }
 
@@ -82,4 +86,11 @@ public sealed class CliContext(IAnsiConsole output, IAnsiConsole error)
 }
 
 /// <summary>The common options as a verb sees them once applied.</summary>
-public sealed record RunOptions(Device Device, ulong? Seed);
+public sealed class RunOptions(Lazy<Device> device, ulong? seed)
+{
+    /// <summary>The device of --device (resolved on first use when the option was not given).</summary>
+    public Device Device => device.Value;
+
+    /// <summary>The --seed given, if any (already applied to <see cref="Rng.Global"/>).</summary>
+    public ulong? Seed { get; } = seed;
+}

@@ -68,6 +68,10 @@ public class SafeTensorsMalformedTests : TempFolderTest
         RefusedHeader(header, 0, $"the header is a JSON {kind}, not an object");
 
     [Test]
+    public void HeaderWithLeadingWhitespace() =>
+        RefusedHeader("  {}", 0, "the header does not start with '{'");
+
+    [Test]
     public void HeaderNestedTooDeep() =>
         RefusedHeader("{\"a\":" + new string('[', 20) + new string(']', 20) + "}", 0, "not valid JSON");
 

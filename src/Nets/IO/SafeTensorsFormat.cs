@@ -18,7 +18,7 @@ public static class SafeTensorsFormat
 
 /// <summary>The element types the safetensors format names. All can be listed from a header;
 /// <see cref="SafeTensorsReader"/> reads F32, F64, I32, I64 (as int32, range-checked) and BF16/F16
-/// (as float32).</summary>
+/// (as float32). The sub-byte types of newer versions (F4, F6_*) are not known yet and count as unknown.</summary>
 public enum SafeDType
 {
     F64,
@@ -36,16 +36,19 @@ public enum SafeDType
     BOOL,
     F8_E4M3,
     F8_E5M2,
+    F8_E8M0,
+    /// <summary>complex64: two float32.</summary>
+    C64,
 }
 
 public static class SafeDTypes
 {
     public static int Size(this SafeDType t) => t switch
     {
-        SafeDType.F64 or SafeDType.I64 or SafeDType.U64 => 8,
+        SafeDType.F64 or SafeDType.I64 or SafeDType.U64 or SafeDType.C64 => 8,
         SafeDType.F32 or SafeDType.I32 or SafeDType.U32 => 4,
         SafeDType.F16 or SafeDType.BF16 or SafeDType.I16 or SafeDType.U16 => 2,
-        SafeDType.I8 or SafeDType.U8 or SafeDType.BOOL or SafeDType.F8_E4M3 or SafeDType.F8_E5M2 => 1,
+        SafeDType.I8 or SafeDType.U8 or SafeDType.BOOL or SafeDType.F8_E4M3 or SafeDType.F8_E5M2 or SafeDType.F8_E8M0 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown safetensors dtype"),
     };
 

@@ -118,6 +118,9 @@ public sealed class SafeTensorsHeader
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw SafeTensorsFormat.Error(path, $"the header is a JSON {Kind(root)}, not an object");
+            // The format asks for '{' as the very first byte (trailing spaces are the only padding).
+            if (json[0] != (byte)'{')
+                throw SafeTensorsFormat.Error(path, "the header does not start with '{' (leading whitespace is not allowed)");
 
             var tensors = new List<SafeTensorInfo>();
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
