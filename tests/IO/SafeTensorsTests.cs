@@ -219,6 +219,29 @@ public class SafeTensorsTests : TempFolderTest
     }
 
     [Test]
+    public void ReadsEveryCommittedReferenceFileAsTheTestReaderDoes()
+    {
+        // Cross-check with the tests' own independent reader (tests/Support/VectorFile.cs) on
+        // every file scripts/vectors/common.py wrote.
+        var dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "Vectors");
+        var files = Directory.GetFiles(dir, "*.safetensors").Where(f => !f.EndsWith("safetensors_sample.safetensors")).ToList();
+        Assert.That(files, Is.Not.Empty);
+        foreach (var file in files)
+        {
+            var reference = new Support.VectorFile(Path.GetFileNameWithoutExtension(file));
+            using var reader = SafeTensorsReader.Open(file);
+            Assert.That(reader.Header.Tensors.Select(t => t.Name), Is.EquivalentTo(reference.Names), file);
+            // I64 may legitimately hold values beyond int32 in some family's file; compare the exact types.
+            foreach (var info in reader.Header.Tensors.Where(i => i.DType is SafeDType.F32 or SafeDType.F64 or SafeDType.I32))
+            {
+                using var t = reader.Read(info.Name);
+                Assert.That(t.Shape.ToArray(), Is.EqualTo(reference.Shape(info.Name)), $"{file}: {info.Name}");
+                Assert.That(t.ToDoubles(), Is.EqualTo(reference.Doubles(info.Name)), $"{file}: {info.Name}");
+            }
+        }
+    }
+
+    [Test]
     public void I64OutsideTheInt32RangeIsRefusedAndNothingLeaks()
     {
         var data = new byte[24];
