@@ -37,8 +37,11 @@ public class SafeTensorsAtomicWriteTests : TempFolderTest
         var target = PathOf("adir");
         Directory.CreateDirectory(target);
         using var t = Tensor.Ones([2]);
-        Assert.Throws<IOException>(() => SafeTensors.Save(target, [new("t", t)]));
-        Assert.That(Directory.Exists(target));
+        // The data is written to the temporary file; the rename over the folder is what fails.
+        File.WriteAllText(Path.Combine(target, "keep.txt"), "x");
+        var e = Assert.Throws<IOException>(() => SafeTensors.Save(target, [new("t", t)]));
+        Assert.That(e!.Message, Does.Contain("is a directory"));
+        Assert.That(File.ReadAllText(Path.Combine(target, "keep.txt")), Is.EqualTo("x"));
         Assert.That(TempFiles(), Is.Empty);
     }
 

@@ -62,8 +62,6 @@ public static class SafeTensors
         var dir = System.IO.Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir))
             throw new DirectoryNotFoundException($"SafeTensors.Save: the folder {dir} (for {path}) does not exist");
-        if (Directory.Exists(full))
-            throw new IOException($"SafeTensors.Save: {path} is a directory");
         var tmp = full + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         try
         {
@@ -77,6 +75,11 @@ public static class SafeTensors
                 fs.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);
+        }
+        catch (IOException e) when (Directory.Exists(full))
+        {
+            TryDelete(tmp);
+            throw new IOException($"SafeTensors.Save: cannot write {path}: it is a directory", e);
         }
         catch
         {
