@@ -28,6 +28,14 @@ public class EmaTests
         using var copy = new Sequential(new Linear(3, 2, dtype: DType.F64), new BatchNorm1d(2, dtype: DType.F64));
         ema.CopyTo(copy);
         Approx.Equal(expected, ((Linear)copy[0]).Weight, 0, 0, "copied weight");
+
+        // Restoring the averages (as from a checkpoint) into a fresh EMA.
+        using var restored = new ModelEma(copy, decay: 0.75);
+        restored.LoadStateDict(ema.State, ema.Updates);
+        Approx.Equal(expected, restored.State["0.weight"], 0, 0, "restored shadow");
+        Assert.That(restored.Updates, Is.EqualTo(2));
+        var bad = ema.State.Where(kv => kv.Key != "0.bias").ToDictionary();
+        Assert.That(() => restored.LoadStateDict(bad), Throws.ArgumentException.With.Message.Contain("0.bias"));
     }
 
     [Test]

@@ -142,6 +142,24 @@ public class OptimTests
         opt.ZeroGrad();
     }
 
+    [Test]
+    public void ClipGradNormScalesToTheLimit()
+    {
+        using var a = Tensor.Zeros([2], DType.F64).AsParameter();
+        using var b = Tensor.Zeros([1], DType.F64).AsParameter();
+        using (TensorScope.Suspend())
+        {
+            a.Grad = Tensor.FromArray(new[] { 3.0, 4.0 }, [2]);
+            b.Grad = Tensor.FromArray(new[] { 12.0 }, [1]);
+        }
+        Assert.That(GradClip.ClipGradNorm([a, b], 100), Is.EqualTo(13).Within(1e-12));
+        Approx.Equal(new[] { 3.0, 4.0 }, a.Grad!, 0, 0, "no clipping under the limit");
+        Assert.That(GradClip.ClipGradNorm([a, b], 6.5), Is.EqualTo(13).Within(1e-12));
+        double f = 6.5 / (13 + 1e-6);
+        Approx.Equal(new[] { 3 * f, 4 * f }, a.Grad!, 1e-14, 0, "a clipped");
+        Approx.Equal(new[] { 12 * f }, b.Grad!, 1e-14, 0, "b clipped");
+    }
+
     /// <summary>A module with a matrix, a bias and a norm-like vector, registered by hand.</summary>
     internal sealed class TinyModule : Kernels.Nets.Modules.Module
     {

@@ -117,10 +117,14 @@ public abstract class Optimizer : IDisposable
 
     /// <summary>Restores state tensors, step counts and hyperparameters. The optimizer must have
     /// been built over parameters of the same shapes in the same order.</summary>
-    public void LoadStateDict(OptimizerState state)
+    public void LoadStateDict(OptimizerState state) => LoadStateDict(state.Tensors, state.Metadata);
+
+    /// <summary>Same, from the two parts as a checkpoint reader returns them (the values are
+    /// copied; the caller keeps ownership of <paramref name="tensors"/>).</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> meta)
     {
         string op = $"{GetType().Name}.LoadStateDict";
-        var meta = state.Metadata;
+        var state = new OptimizerState(tensors, meta);
         if (meta.TryGetValue("type", out var type) && type != GetType().Name)
             throw new ArgumentException($"{op}: the state was saved by {type}");
         if (meta.TryGetValue("param_groups", out var gc) && int.Parse(gc, CultureInfo.InvariantCulture) != _groups.Count)

@@ -52,6 +52,19 @@ public sealed class ModelEma : IDisposable
         Updates++;
     }
 
+    /// <summary>Restores the averaged values (e.g. from a checkpoint): names and shapes must match
+    /// exactly. The values are copied; the caller keeps ownership of <paramref name="state"/>.</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, long updates = 0)
+    {
+        var missing = _shadow.Keys.Where(k => !state.ContainsKey(k)).ToList();
+        var unexpected = state.Keys.Where(k => !_shadow.ContainsKey(k)).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+            throw new ArgumentException($"ModelEma.LoadStateDict: missing keys: [{string.Join(", ", missing)}]; unexpected keys: [{string.Join(", ", unexpected)}]");
+        foreach (var (name, s) in _shadow) Check.Shape("ModelEma.LoadStateDict", name, s.Shape, state[name].Shape);
+        foreach (var (name, s) in _shadow) Module.CopyInto(name, state[name], s);
+        Updates = updates;
+    }
+
     /// <summary>Writes the averaged values into <paramref name="model"/>'s parameters and buffers.</summary>
     public void CopyTo(Module model) => model.LoadStateDict(_shadow);
 
