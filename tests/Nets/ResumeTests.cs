@@ -60,8 +60,7 @@ public class ResumeTests
             using var a = new Run();
             for (int s = 0; s < 5; s++) a.Step(x, y);
             new TrainingState(a.Model.StateDict(), new Dictionary<string, string>()).Save(Path.Combine(dir, "model.safetensors"));
-            var os = a.Opt.StateDict();
-            new TrainingState(os.Tensors, os.Metadata).Save(Path.Combine(dir, "optim.safetensors"));
+            a.Opt.StateDict().Save(Path.Combine(dir, "optim.safetensors"));
             TrainingState.OfMetadata(a.Sched.StateDict()).Save(Path.Combine(dir, "sched.safetensors"));
             TrainingState.OfTensors(a.Ema.State).Save(Path.Combine(dir, "ema.safetensors"));
 
@@ -71,7 +70,7 @@ public class ResumeTests
             var optim = TrainingState.Load(Path.Combine(dir, "optim.safetensors"));
             var ema = TrainingState.Load(Path.Combine(dir, "ema.safetensors"));
             b.Model.LoadStateDict(model.Tensors);
-            b.Opt.LoadStateDict(optim.Tensors, optim.Metadata);
+            b.Opt.LoadStateDict(optim);
             b.Sched.LoadStateDict(TrainingState.Load(Path.Combine(dir, "sched.safetensors")).Metadata);
             b.Ema.LoadStateDict(ema.Tensors, a.Ema.Updates);
             model.DisposeTensors();

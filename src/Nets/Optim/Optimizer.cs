@@ -1,13 +1,9 @@
 using System.Globalization;
 using Kernels.Ops.Elementwise;
+using Kernels.Nets.IO;
 using Kernels.Ops.Optim;
 
 namespace Kernels.Nets.Optim;
-
-/// <summary>What an optimizer checkpoint holds: state tensors named "state.&lt;param index&gt;.&lt;name&gt;"
-/// (the index runs over all groups' parameters in order, as PyTorch numbers them) and string
-/// metadata: "state.&lt;i&gt;.step" and "param_groups.&lt;g&gt;.&lt;hyperparameter&gt;".</summary>
-public sealed record OptimizerState(IReadOnlyDictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>Base of the optimizers: parameter groups, per-parameter state tensors (outside any
 /// scope, updated in place by fused kernels) and checkpointing of both.</summary>
@@ -97,7 +93,12 @@ public abstract class Optimizer : IDisposable
 
     // ---- checkpoints ----------------------------------------------------------------------------
 
-    public OptimizerState StateDict()
+    /// <summary>The optimizer's checkpoint state (a <see cref="TrainingState"/>, as
+    /// <see cref="TrainingCheckpoint.Optimizer"/> takes it): state tensors named
+    /// "state.&lt;param index&gt;.&lt;name&gt;" (the index runs over all groups' parameters in order, as
+    /// PyTorch numbers them; the tensors are the live ones) and string metadata
+    /// "state.&lt;i&gt;.step" and "param_groups.&lt;g&gt;.&lt;hyperparameter&gt;".</summary>
+    public TrainingState StateDict()
     {
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         var meta = new SortedDictionary<string, string>(StringComparer.Ordinal)
@@ -112,19 +113,19 @@ public abstract class Optimizer : IDisposable
         for (int g = 0; g < _groups.Count; g++)
             foreach (var (key, value) in Hyper(_groups[g]))
                 meta[$"param_groups.{g}.{key}"] = value;
-        return new OptimizerState(tensors, meta);
+        return new TrainingState(tensors, meta);
     }
 
     /// <summary>Restores state tensors, step counts and hyperparameters. The optimizer must have
     /// been built over parameters of the same shapes in the same order.</summary>
-    public void LoadStateDict(OptimizerState state) => LoadStateDict(state.Tensors, state.Metadata);
+    public void LoadStateDict(TrainingState state) => LoadStateDict(state.Tensors, state.Metadata);
 
     /// <summary>Same, from the two parts as a checkpoint reader returns them (the values are
     /// copied; the caller keeps ownership of <paramref name="tensors"/>).</summary>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> meta)
     {
         string op = $"{GetType().Name}.LoadStateDict";
-        var state = new OptimizerState(tensors, meta);
+        var state = new TrainingState(tensors, meta);
         if (meta.TryGetValue("type", out var type) && type != GetType().Name)
             throw new ArgumentException($"{op}: the state was saved by {type}");
         if (meta.TryGetValue("param_groups", out var gc) && int.Parse(gc, CultureInfo.InvariantCulture) != _groups.Count)
