@@ -22,6 +22,25 @@ for eps in (0.0, 0.1):
     out[f"{tag}.mean"] = loss.detach()
     out[f"{tag}.grad"] = x.grad
 
+# Class weights and ignored targets (PyTorch's denominators: sum of w_t over kept targets).
+cw = torch.rand(5, dtype=torch.float64) + 0.5
+ign = torch.tensor([0, -100, 2, 2, 1, -100], dtype=torch.int64)
+out["ce.weight"] = cw
+out["ce.targets_ign"] = ign.to(torch.int32)
+CASES = {
+    "cew_mean": dict(target=targets, weight=cw, label_smoothing=0.1),
+    "cew_sum": dict(target=targets, weight=cw, reduction="sum"),
+    "ceign_mean": dict(target=ign, label_smoothing=0.1),
+    "cewign_mean": dict(target=ign, weight=cw, label_smoothing=0.2),
+    "cew_ign2_none": dict(target=targets, weight=cw, ignore_index=2, label_smoothing=0.2, reduction="none"),
+}
+for tag, kw in CASES.items():
+    x = logits.clone().requires_grad_(True)
+    loss = F.cross_entropy(x, **kw)
+    loss.backward(torch.ones_like(loss))
+    out[tag] = loss.detach()
+    out[tag + ".grad"] = x.grad
+
 # Spatial cross-entropy: [N, C, H, W] logits, [N, H, W] targets.
 sl = torch.randn(2, 4, 3, 3, dtype=torch.float64)
 st = torch.randint(0, 4, (2, 3, 3))

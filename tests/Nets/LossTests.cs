@@ -27,6 +27,38 @@ public class LossTests
         }
     }
 
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void WeightedAndIgnoringCrossEntropyMatchesPyTorch(DType dtype)
+    {
+        var v = new VectorFile("loss");
+        double tol = dtype == DType.F32 ? 2e-5 : 1e-12;
+        using var scope = TensorScope.Begin();
+        var w = v.Tensor("ce.weight", dtype);
+        var plain = v.Tensor("ce.targets", DType.I32);
+        var ign = v.Tensor("ce.targets_ign", DType.I32);
+        var cases = new (string Tag, Tensor Targets, Tensor? Weight, double Eps, Reduction Red, int Ignore)[]
+        {
+            ("cew_mean", plain, w, 0.1, Reduction.Mean, -100),
+            ("cew_sum", plain, w, 0, Reduction.Sum, -100),
+            ("ceign_mean", ign, null, 0.1, Reduction.Mean, -100),
+            ("cewign_mean", ign, w, 0.2, Reduction.Mean, -100),
+            ("cew_ign2_none", plain, w, 0.2, Reduction.None, 2),
+        };
+        foreach (var (tag, targets, weight, eps, red, ignore) in cases)
+        {
+            var x = v.Tensor("ce.logits", dtype);
+            x.RequiresGrad = true;
+            var loss = F.CrossEntropy(x, targets, eps, red, weight, ignore);
+            Approx.Equal(v.Doubles(tag), loss, tol, tol, tag);
+            loss.Backward(Tensor.Ones(loss.Shape, dtype));
+            Approx.Equal(v.Doubles(tag + ".grad"), x.Grad!, tol, tol, tag + " grad");
+        }
+        var wg = GradCheck.Input([5], 0.5, 1.5, seed: 3);
+        wg.RequiresGrad = false;
+        GradCheck.Check(t => F.CrossEntropy(t[0], Tensor.FromArray(new[] { 0, -100, 2, 4 }, [4]), 0.3, Reduction.Mean, wg),
+            [GradCheck.Input([4, 5], -2, 2)], what: "weighted, ignoring ce");
+    }
+
     [Test]
     public void SpatialCrossEntropyMatchesPyTorch()
     {

@@ -8,10 +8,13 @@ public enum Reduction { None, Mean, Sum }
 public static partial class Functional
 {
     /// <summary>Cross-entropy of logits [N, C] (or [N, C, d…]) against int32 class indices [N]
-    /// (or [N, d…]). With label smoothing ε the loss is (1−ε)·nll + ε·mean over classes of −log p,
-    /// as PyTorch. Mean averages over every target element.</summary>
+    /// (or [N, d…]), as PyTorch's F.cross_entropy: with label smoothing ε the loss is
+    /// (1−ε)·nll + (ε/C)·Σ_c w_c·(−log p_c). Optional class weights w [C]; targets equal to
+    /// <paramref name="ignoreIndex"/> contribute nothing. Mean divides by Σ w_t over the targets
+    /// that are not ignored (their count without weights), PyTorch's rule. Weights are constants
+    /// (no gradient).</summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor targets, double labelSmoothing = 0,
-        Reduction reduction = Reduction.Mean)
+        Reduction reduction = Reduction.Mean, Tensor? weight = null, int ignoreIndex = -100)
     {
         const string op = "CrossEntropy";
         logits.ThrowIfDisposed();
@@ -20,6 +23,7 @@ public static partial class Functional
         Check.That(logits.Rank >= 2, op, $"logits have shape {logits.Shape}, expected [N, C] or [N, C, d…]");
         Check.SameDType(op, "targets", DType.I32, targets.DType);
         Check.SameDevice(op, "targets", logits.Device, targets.Device);
+        SameDevice(op, logits, ("weight", weight));
         var dims = logits.Shape.ToArray();
         var targetShape = new Shape(dims.Where((_, i) => i != 1).ToArray());
         Check.That(targets.Shape == targetShape, op,
@@ -27,35 +31,57 @@ public static partial class Functional
         Check.That(labelSmoothing is >= 0 and <= 1, op, $"labelSmoothing {labelSmoothing} is outside [0, 1]");
         int classes = dims[1];
         Check.That(classes > 0, op, $"logits {logits.Shape} have no classes");
-        CheckTargets(op, targets, classes);
+        if (weight is not null)
+            Check.That(weight.Shape == new Shape(classes), op, $"weight has shape {weight.Shape}, expected [{classes}] for logits {logits.Shape}");
+        bool anyIgnored = CheckTargets(op, targets, classes, ignoreIndex);
 
-        var shape = new CrossEntropyShape(dims[0], classes, (int)logits.Shape.Prod(2, dims.Length), labelSmoothing);
+        var shape = new CrossEntropyShape(dims[0], classes, (int)logits.Shape.Prod(2, dims.Length), labelSmoothing, ignoreIndex);
+        // Without weights or ignored targets the mean divides by a count known on the host;
+        // otherwise the kernel also reports each row's weight and the mean divides by their sum.
+        bool weighted = weight is not null || anyIgnored;
         var loss = NewLike(logits, targetShape);
         var lse = NewLike(logits, targetShape);
-        K<ILoss>(logits).CrossEntropyForward(shape, logits.Buffer, targets.Buffer, loss.Buffer, lse.Buffer);
+        var rowWeight = weighted && reduction == Reduction.Mean ? NewLike(logits, targetShape) : null;
+        K<ILoss>(logits).CrossEntropyForward(shape, logits.Buffer, targets.Buffer, weight?.Buffer, loss.Buffer, lse.Buffer,
+            rowWeight?.Buffer);
         if (Autograd.Needs(logits))
         {
             Autograd.Record(op, loss, [logits], g =>
             {
                 var dx = NewLike(logits, logits.Shape);
-                K<ILoss>(logits).CrossEntropyBackward(shape, logits.Buffer, targets.Buffer, lse.Buffer, g.Buffer, dx.Buffer);
+                K<ILoss>(logits).CrossEntropyBackward(shape, logits.Buffer, targets.Buffer, weight?.Buffer, lse.Buffer, g.Buffer, dx.Buffer);
                 lse.Dispose(); // a graph runs backward once; a graph never run leaves lse to its scope
                 return [dx];
             });
         }
         else lse.Dispose();
-        return Reduce(loss, reduction);
+        if (rowWeight is null) return Reduce(loss, reduction);
+        var total = Reduce(loss, Reduction.Sum);
+        var denominator = Reduce(rowWeight, Reduction.Sum);
+        var mean = Div(total, denominator);
+        if (!Autograd.Needs(total))
+        {
+            total.Dispose();
+            denominator.Dispose();
+        }
+        return mean;
     }
 
-    /// <summary>Class indices must lie in [0, C). Checked on the host for CPU tensors only, so a
-    /// GPU step does not synchronise for it.</summary>
-    private static void CheckTargets(string op, Tensor targets, int classes)
+    /// <summary>Class indices must lie in [0, C) or equal the ignore index. Checked on the host
+    /// for CPU tensors only, so a GPU step does not synchronise for it. Returns whether any target
+    /// may be ignored (always true off the CPU, where it is not looked at).</summary>
+    private static bool CheckTargets(string op, Tensor targets, int classes, int ignoreIndex)
     {
-        if (targets.Device.Kind != DeviceKind.Cpu) return;
+        if (targets.Device.Kind != DeviceKind.Cpu) return true;
         var t = Kernels.CpuBuffer.Span<int>(targets.Buffer)[..(int)targets.Numel];
+        bool any = false;
         for (int i = 0; i < t.Length; i++)
-            if ((uint)t[i] >= (uint)classes)
-                throw new ArgumentException($"{op}: target {t[i]} at index {i} is outside [0, {classes})");
+        {
+            if (t[i] == ignoreIndex) any = true;
+            else if ((uint)t[i] >= (uint)classes)
+                throw new ArgumentException($"{op}: target {t[i]} at index {i} is outside [0, {classes}) and is not the ignore index {ignoreIndex}");
+        }
+        return any;
     }
 
     /// <summary>Binary cross-entropy on logits, computed stably as

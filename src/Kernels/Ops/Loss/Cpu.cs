@@ -8,34 +8,42 @@ namespace Kernels.Ops.Loss;
 public sealed class LossCpu : ILoss
 {
     public void CrossEntropyForward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets,
-        DeviceBuffer loss, DeviceBuffer logSumExp)
-    {
-        var t = CpuBuffer.Array<int>(targets);
-        switch (logits.DType)
-        {
-            case DType.F32: CeForward(shape, CpuBuffer.Array<float>(logits), t, CpuBuffer.Array<float>(loss), CpuBuffer.Array<float>(logSumExp)); break;
-            case DType.F64: CeForward(shape, CpuBuffer.Array<double>(logits), t, CpuBuffer.Array<double>(loss), CpuBuffer.Array<double>(logSumExp)); break;
-            default: throw Unsupported("CrossEntropyForward", logits.DType);
-        }
-    }
-
-    public void CrossEntropyBackward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets,
-        DeviceBuffer logSumExp, DeviceBuffer dLoss, DeviceBuffer dLogits)
+        DeviceBuffer? classWeight, DeviceBuffer loss, DeviceBuffer logSumExp, DeviceBuffer? targetWeight)
     {
         var t = CpuBuffer.Array<int>(targets);
         switch (logits.DType)
         {
             case DType.F32:
-                CeBackward(shape, CpuBuffer.Array<float>(logits), t, CpuBuffer.Array<float>(logSumExp),
+                CeForward(shape, CpuBuffer.Array<float>(logits), t, Opt<float>(classWeight), CpuBuffer.Array<float>(loss),
+                    CpuBuffer.Array<float>(logSumExp), Opt<float>(targetWeight));
+                break;
+            case DType.F64:
+                CeForward(shape, CpuBuffer.Array<double>(logits), t, Opt<double>(classWeight), CpuBuffer.Array<double>(loss),
+                    CpuBuffer.Array<double>(logSumExp), Opt<double>(targetWeight));
+                break;
+            default: throw Unsupported("CrossEntropyForward", logits.DType);
+        }
+    }
+
+    public void CrossEntropyBackward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets,
+        DeviceBuffer? classWeight, DeviceBuffer logSumExp, DeviceBuffer dLoss, DeviceBuffer dLogits)
+    {
+        var t = CpuBuffer.Array<int>(targets);
+        switch (logits.DType)
+        {
+            case DType.F32:
+                CeBackward(shape, CpuBuffer.Array<float>(logits), t, Opt<float>(classWeight), CpuBuffer.Array<float>(logSumExp),
                     CpuBuffer.Array<float>(dLoss), CpuBuffer.Array<float>(dLogits));
                 break;
             case DType.F64:
-                CeBackward(shape, CpuBuffer.Array<double>(logits), t, CpuBuffer.Array<double>(logSumExp),
+                CeBackward(shape, CpuBuffer.Array<double>(logits), t, Opt<double>(classWeight), CpuBuffer.Array<double>(logSumExp),
                     CpuBuffer.Array<double>(dLoss), CpuBuffer.Array<double>(dLogits));
                 break;
             default: throw Unsupported("CrossEntropyBackward", logits.DType);
         }
     }
+
+    private static T[]? Opt<T>(DeviceBuffer? b) where T : unmanaged => b is null ? null : CpuBuffer.Array<T>(b);
 
     public void BceWithLogitsForward(long n, DeviceBuffer logits, DeviceBuffer targets, DeviceBuffer? posWeight,
         int posWeightLength, DeviceBuffer loss)
@@ -114,54 +122,80 @@ public sealed class LossCpu : ILoss
 
     // ---- cross-entropy ----------------------------------------------------------------------
 
-    private static void CeForward<T>(CrossEntropyShape s, T[] x, int[] targets, T[] loss, T[] lse)
+    private static void CeForward<T>(CrossEntropyShape s, T[] x, int[] targets, T[]? w, T[] loss, T[] lse, T[]? tw)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int c = s.Classes, inner = s.Inner;
         double eps = s.LabelSmoothing;
+        double wSum = 0;
+        if (w is not null)
+            for (int k = 0; k < c; k++) wSum += double.CreateTruncating(w[k]);
+        else wSum = c;
         CpuParallel.For(s.Rows, c * 4L, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++)
             {
                 long o = r / inner, i = r % inner, b = o * c * inner + i;
-                // Row statistics in float64: the max for stability, then Σexp and Σx.
-                double max = double.NegativeInfinity, sumX = 0;
+                int t = targets[r];
+                if (t == s.IgnoreIndex)
+                {
+                    loss[r] = T.Zero;
+                    lse[r] = T.Zero;
+                    if (tw is not null) tw[r] = T.Zero;
+                    continue;
+                }
+                // Row statistics in float64: the max for stability, then Σexp and Σ w_c·x_c.
+                double max = double.NegativeInfinity, sumWx = 0;
                 for (int k = 0; k < c; k++)
                 {
                     double v = double.CreateTruncating(x[b + k * inner]);
                     if (v > max) max = v;
-                    sumX += v;
+                    sumWx += w is null ? v : double.CreateTruncating(w[k]) * v;
                 }
                 double sumExp = 0;
                 for (int k = 0; k < c; k++) sumExp += Math.Exp(double.CreateTruncating(x[b + k * inner]) - max);
                 double l = max + Math.Log(sumExp);
-                double xt = double.CreateTruncating(x[b + targets[r] * inner]);
-                double value = (1 - eps) * (l - xt);
-                if (eps != 0) value += eps * (l - sumX / c);
+                double wt = w is null ? 1 : double.CreateTruncating(w[t]);
+                double xt = double.CreateTruncating(x[b + t * inner]);
+                double value = (1 - eps) * wt * (l - xt);
+                if (eps != 0) value += eps / c * (wSum * l - sumWx);
                 loss[r] = T.CreateTruncating(value);
                 lse[r] = T.CreateTruncating(l);
+                if (tw is not null) tw[r] = T.CreateTruncating(wt);
             }
         });
     }
 
-    private static void CeBackward<T>(CrossEntropyShape s, T[] x, int[] targets, T[] lse, T[] dLoss, T[] dx)
+    private static void CeBackward<T>(CrossEntropyShape s, T[] x, int[] targets, T[]? w, T[] lse, T[] dLoss, T[] dx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int c = s.Classes, inner = s.Inner;
-        double eps = s.LabelSmoothing, uniform = eps / c;
+        double eps = s.LabelSmoothing;
+        double wSum = 0;
+        if (w is not null)
+            for (int k = 0; k < c; k++) wSum += double.CreateTruncating(w[k]);
+        else wSum = c;
         CpuParallel.For(s.Rows, c * 4L, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++)
             {
                 long o = r / inner, i = r % inner, b = o * c * inner + i;
-                double l = double.CreateTruncating(lse[r]), g = double.CreateTruncating(dLoss[r]);
                 int t = targets[r];
+                if (t == s.IgnoreIndex)
+                {
+                    for (int k = 0; k < c; k++) dx[b + k * inner] = T.Zero;
+                    continue;
+                }
+                double l = double.CreateTruncating(lse[r]), g = double.CreateTruncating(dLoss[r]);
+                double wt = w is null ? 1 : double.CreateTruncating(w[t]);
+                double hard = (1 - eps) * wt, soft = eps / c;
                 for (int k = 0; k < c; k++)
                 {
                     long at = b + k * inner;
                     double p = Math.Exp(double.CreateTruncating(x[at]) - l);
-                    double target = (k == t ? 1 - eps : 0) + uniform;
-                    dx[at] = T.CreateTruncating(g * (p - target));
+                    double wk = w is null ? 1 : double.CreateTruncating(w[k]);
+                    double d = hard * (p - (k == t ? 1 : 0)) + soft * (wSum * p - wk);
+                    dx[at] = T.CreateTruncating(g * d);
                 }
             }
         });

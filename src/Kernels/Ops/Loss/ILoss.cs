@@ -3,8 +3,9 @@ using Kernels.Registry;
 namespace Kernels.Ops.Loss;
 
 /// <summary>Logits laid out [Outer, Classes, Inner] (Inner = product of the spatial axes, 1 for
-/// plain [N, C] logits); targets and per-element losses are [Outer, Inner].</summary>
-public readonly record struct CrossEntropyShape(int Outer, int Classes, int Inner, double LabelSmoothing)
+/// plain [N, C] logits); targets and per-element losses are [Outer, Inner]. Rows whose
+/// targets equal to <paramref name="IgnoreIndex"/> give loss 0, weight 0 and gradient 0.</summary>
+public readonly record struct CrossEntropyShape(int Outer, int Classes, int Inner, double LabelSmoothing, int IgnoreIndex = -100)
 {
     public long Rows => (long)Outer * Inner;
 }
@@ -14,12 +15,14 @@ public readonly record struct CrossEntropyShape(int Outer, int Classes, int Inne
 /// separate (<see cref="SumAll"/>, <see cref="ExpandScalar"/>).</summary>
 public interface ILoss : IKernelFamily
 {
-    /// <summary>loss = (1−ε)·(lse − x_t) + ε·(lse − mean_c x_c); also writes lse per row for the backward.</summary>
-    void CrossEntropyForward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets, DeviceBuffer loss,
-        DeviceBuffer logSumExp);
+    /// <summary>loss = (1−ε)·w_t·(lse − x_t) + (ε/C)·Σ_c w_c·(lse − x_c) with class weights w (all 1
+    /// when <paramref name="classWeight"/> is null); writes lse per row for the backward and, when
+    /// <paramref name="targetWeight"/> is given, w_t per row (0 for ignored rows): the mean's denominator.</summary>
+    void CrossEntropyForward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets, DeviceBuffer? classWeight,
+        DeviceBuffer loss, DeviceBuffer logSumExp, DeviceBuffer? targetWeight);
 
-    /// <summary>dLogits = dLoss · (softmax − (1−ε)·onehot(t) − ε/C).</summary>
-    void CrossEntropyBackward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets,
+    /// <summary>dLogits_k = dLoss · ((1−ε)·w_t·(p_k − [k = t]) + (ε/C)·(W·p_k − w_k)), W = Σ_c w_c.</summary>
+    void CrossEntropyBackward(in CrossEntropyShape shape, DeviceBuffer logits, DeviceBuffer targets, DeviceBuffer? classWeight,
         DeviceBuffer logSumExp, DeviceBuffer dLoss, DeviceBuffer dLogits);
 
     /// <summary>loss = (1−y)·x + (1 + (pw−1)·y)·softplus(−x), element i using pw[i mod posWeightLength]
