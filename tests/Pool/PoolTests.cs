@@ -15,11 +15,13 @@ public class PoolTests
         ("max2_ties", x => F.MaxPool2d(x, 3, 1, 1)),
         ("max3_a", x => F.MaxPool3d(x, 3, 2, 1)),
         ("max3_b", x => F.MaxPool3d(x, 2)),
+        ("max3_rect", x => F.MaxPool3d(x, [1, 2, 3], [1, 2, 2], [0, 1, 1])),
         ("avg2_a", x => F.AvgPool2d(x, 3, 2, 1)),
         ("avg2_b", x => F.AvgPool2d(x, 2)),
         ("avg2_rect", x => F.AvgPool2d(x, [3, 2], [2, 1], [1, 0])),
         ("avg3_a", x => F.AvgPool3d(x, 3, 2, 1)),
         ("avg3_b", x => F.AvgPool3d(x, [2, 2, 2])),
+        ("avg3_rect", x => F.AvgPool3d(x, [3, 2, 1], [2, 1, 1], [1, 1, 0])),
         ("gap_2d", F.GlobalAvgPool),
         ("gap_3d", F.GlobalAvgPool),
     ];
@@ -40,6 +42,7 @@ public class PoolTests
         GradCheck.Check(t => F.MaxPool2d(t[0], [2, 3], [1, 2], [1, 1]), [VectorCase.DistinctInput([1, 2, 5, 6])], what: "MaxPool2d rect");
         GradCheck.Check(t => F.MaxPool3d(t[0], 3, 2, 1), [VectorCase.DistinctInput([1, 2, 5, 4, 5])], what: "MaxPool3d k3 s2 p1");
         GradCheck.Check(t => F.MaxPool3d(t[0], 2), [VectorCase.DistinctInput([2, 1, 4, 4, 3])], what: "MaxPool3d k2");
+        GradCheck.Check(t => F.MaxPool3d(t[0], [1, 2, 3], [1, 2, 2], [0, 1, 1]), [VectorCase.DistinctInput([1, 2, 3, 5, 6])], what: "MaxPool3d rect");
     }
 
     [Test]
@@ -49,6 +52,7 @@ public class PoolTests
         GradCheck.Check(t => F.AvgPool2d(t[0], [3, 2], [2, 1], [1, 0]), [GradCheck.Input([1, 2, 6, 7])], what: "AvgPool2d rect");
         GradCheck.Check(t => F.AvgPool3d(t[0], 3, 2, 1), [GradCheck.Input([1, 2, 5, 4, 5])], what: "AvgPool3d k3 s2 p1");
         GradCheck.Check(t => F.AvgPool3d(t[0], 2), [GradCheck.Input([2, 1, 4, 4, 3])], what: "AvgPool3d k2");
+        GradCheck.Check(t => F.AvgPool3d(t[0], [3, 2, 1], [2, 1, 1], [1, 1, 0]), [GradCheck.Input([1, 2, 3, 5, 4])], what: "AvgPool3d rect");
     }
 
     [Test]
