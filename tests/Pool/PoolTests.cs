@@ -115,6 +115,44 @@ public class PoolTests
         Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes");
     }
 
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void KernelsWriteEveryOutputElement(DType dtype)
+    {
+        // Outputs start as NaN: an element a kernel forgets to write stays NaN.
+        using var scope = TensorScope.Begin();
+        var k = Device.Cpu.Kernels.Get<Kernels.Ops.Pool.IPool>();
+        var s = F.PoolGeometry("test", new Shape(2, 3, 7, 9), 2, [3, 3], [2, 2], [1, 1]);
+        var x = Tensor.Randn([2, 3, 7, 9], dtype: dtype);
+        var y = Tensor.Full([2, 3, s.OutH, s.OutW], double.NaN, dtype);
+        var dy = Tensor.Randn(y.Shape, dtype: dtype);
+        var argmax = Tensor.Full(y.Shape, -1, DType.I32);
+        var dx = Tensor.Full(x.Shape, double.NaN, dtype);
+        k.MaxForward(s, x.Buffer, y.Buffer, argmax.Buffer);
+        AssertFinite(y, "max forward");
+        Assert.That(argmax.ToArray<int>(), Has.All.InRange(0, 7 * 9 - 1), "argmax");
+        k.MaxBackward(s, dy.Buffer, argmax.Buffer, dx.Buffer);
+        AssertFinite(dx, "max backward");
+        Poison(y, dx);
+        k.AvgForward(s, x.Buffer, y.Buffer);
+        AssertFinite(y, "avg forward");
+        k.AvgBackward(s, dy.Buffer, dx.Buffer);
+        AssertFinite(dx, "avg backward");
+        var g = Tensor.Full([2, 3], double.NaN, dtype);
+        k.GlobalAvgForward(6, 63, x.Buffer, g.Buffer);
+        AssertFinite(g, "global forward");
+        Poison(dx);
+        k.GlobalAvgBackward(6, 63, dy.Buffer, dx.Buffer);
+        AssertFinite(dx, "global backward");
+    }
+
+    internal static void Poison(params Tensor[] ts)
+    {
+        foreach (var t in ts) t.Device.Kernels.Get<Kernels.Ops.Elementwise.IElementwise>().Fill(double.NaN, t.Numel, t.Buffer);
+    }
+
+    internal static void AssertFinite(Tensor t, string what) =>
+        Assert.That(t.ToDoubles(), Has.All.Matches<double>(double.IsFinite), what);
+
     [Test]
     public void BadArgumentsAreRejectedWithClearMessages()
     {
