@@ -87,6 +87,22 @@ public class ModuleTests
     }
 
     [Test]
+    public void MultiheadAttentionDropsAttentionWeightsOnlyInTraining()
+    {
+        using var mha = new MultiheadAttention(8, 2, dropout: 0.5, dtype: DType.F64);
+        using var scope = TensorScope.Begin();
+        var x = GradCheck.Input([2, 6, 8]);
+        var w = mha.Forward(x, x, x, averageWeights: false).Weights!.ToDoubles();
+        int zeros = w.Count(d => d == 0);
+        Assert.That(zeros, Is.InRange(w.Length / 4, 3 * w.Length / 4), "about half the weights dropped");
+        Assert.That(w.Where(d => d != 0).Max(), Is.GreaterThan(1.0 / 6), "survivors are rescaled by 1/(1 − p)");
+        mha.Eval();
+        var we = mha.Forward(x, x, x, averageWeights: false).Weights!.ToDoubles();
+        for (int row = 0; row < we.Length / 6; row++)
+            Assert.That(we.Skip(row * 6).Take(6).Sum(), Is.EqualTo(1).Within(1e-12), $"eval row {row} is a distribution");
+    }
+
+    [Test]
     public void MultiheadAttentionGradCheck()
     {
         var v = new VectorFile("modules");
