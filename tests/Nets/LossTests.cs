@@ -140,6 +140,31 @@ public class LossTests
     }
 
     [Test]
+    public void LossModulesMatchTheFunctionsAndOwnTheirConstants()
+    {
+        var v = new VectorFile("loss");
+        long live = TensorStats.LiveTensors;
+        using (var scope = TensorScope.Begin())
+        {
+            var x = v.Tensor("ce.logits", DType.F64);
+            var w = v.Tensor("ce.weight", DType.F64);
+            using var ce = new Kernels.Nets.Losses.CrossEntropyLoss(0.1, weight: w);
+            Approx.Equal(v.Doubles("cew_mean"), ce.Forward(x, v.Tensor("ce.targets", DType.I32)), 1e-12, 1e-12, "module ce");
+            Assert.That(ce.StateDict().Keys, Is.EqualTo(new[] { "weight" }), "weight is a buffer, as PyTorch");
+            Assert.That(ce.Parameters(), Is.Empty);
+
+            using var bce = new Kernels.Nets.Losses.BCEWithLogitsLoss(posWeight: v.Tensor("bce.pos_weight", DType.F64));
+            Approx.Equal(v.Doubles("bce_pw.mean"), bce.Forward(v.Tensor("bce.logits", DType.F64), v.Tensor("bce.targets", DType.F64)),
+                1e-12, 1e-12, "module bce");
+            using var mse = new Kernels.Nets.Losses.MSELoss(Reduction.Sum);
+            using var l1 = new Kernels.Nets.Losses.L1Loss();
+            Approx.Equal(v.Doubles("mse.sum"), mse.Forward(v.Tensor("reg.a", DType.F64), v.Tensor("reg.b", DType.F64)), 1e-12, 1e-12, "module mse");
+            Approx.Equal(v.Doubles("l1.mean"), l1.Forward(v.Tensor("reg.a", DType.F64), v.Tensor("reg.b", DType.F64)), 1e-12, 1e-12, "module l1");
+        }
+        Assert.That(TensorStats.LiveTensors, Is.EqualTo(live), "loss modules release their buffers");
+    }
+
+    [Test]
     public void BadArgumentsNameTheOp()
     {
         using var scope = TensorScope.Begin();
