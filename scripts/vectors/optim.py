@@ -67,4 +67,24 @@ out["onecycle_3p.lr"], out["onecycle_3p.momentum"] = sequence(
 out["cosine.lr"], _ = sequence(sgd, lambda o: S.CosineAnnealingLR(o, T_max=10, eta_min=0.001), 10)
 out["step.lr"], _ = sequence(sgd, lambda o: S.StepLR(o, step_size=3, gamma=0.5), 12)
 out["multistep.lr"], _ = sequence(sgd, lambda o: S.MultiStepLR(o, milestones=[2, 5, 9], gamma=0.1), 11)
+# A whole training step: Linear-Tanh-Linear, cross-entropy with label smoothing, AdamW with a
+# decay / no-decay split, three steps; initial and final weights and the losses.
+net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
+for k, v in net.state_dict().items():
+    out["net.init." + k] = v.clone()
+xs = torch.randn(4, 3, dtype=torch.float64)
+ys = torch.tensor([0, 1, 1, 0])
+decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
+opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=0.05)
+losses = []
+for _ in range(3):
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(net(xs), ys, label_smoothing=0.1)
+    loss.backward()
+    opt.step()
+    losses.append(loss.item())
+for k, v in net.state_dict().items():
+    out["net.final." + k] = v.clone()
+out.update({"net.x": xs, "net.y": ys.to(torch.int32), "net.losses": torch.tensor(losses, dtype=torch.float64)})
 save("optim", out, {"steps": STEPS})

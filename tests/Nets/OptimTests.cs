@@ -143,6 +143,32 @@ public class OptimTests
     }
 
     [Test]
+    public void WholeTrainingStepsMatchPyTorch()
+    {
+        var v = new VectorFile("optim");
+        using var net = new Kernels.Nets.Modules.Sequential(new Kernels.Nets.Modules.Linear(3, 5, dtype: DType.F64),
+            new Kernels.Nets.Modules.Tanh(), new Kernels.Nets.Modules.Linear(5, 2, dtype: DType.F64));
+        using (var scope = TensorScope.Begin())
+            net.LoadStateDict(net.StateDict().Keys.ToDictionary(k => k, k => v.Tensor("net.init." + k, DType.F64)));
+        using var opt = new AdamW(ParamGroup.DecayAndNoDecay(net, 0.1), lr: 0.05);
+        using var x = v.Tensor("net.x", DType.F64);
+        using var y = v.Tensor("net.y", DType.I32);
+        var losses = new List<double>();
+        for (int s = 0; s < 3; s++)
+        {
+            using var scope = TensorScope.Begin();
+            opt.ZeroGrad();
+            var loss = Kernels.Nets.Functional.CrossEntropy(net.Forward(x), y, 0.1);
+            loss.Backward();
+            opt.Step();
+            losses.Add(loss.Item());
+        }
+        Approx.Equal(v.Doubles("net.losses"), losses.ToArray(), 1e-12, 1e-14, "losses");
+        foreach (var (name, t) in net.StateDict())
+            Approx.Equal(v.Doubles("net.final." + name), t, 1e-10, 1e-12, name + " after 3 steps");
+    }
+
+    [Test]
     public void ClipGradNormScalesToTheLimit()
     {
         using var a = Tensor.Zeros([2], DType.F64).AsParameter();
