@@ -125,16 +125,15 @@ public abstract class Optimizer : IDisposable
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> meta)
     {
         string op = $"{GetType().Name}.LoadStateDict";
-        var state = new TrainingState(tensors, meta);
         if (meta.TryGetValue("type", out var type) && type != GetType().Name)
             throw new ArgumentException($"{op}: the state was saved by {type}");
         if (meta.TryGetValue("param_groups", out var gc) && int.Parse(gc, CultureInfo.InvariantCulture) != _groups.Count)
             throw new ArgumentException($"{op}: the state has {gc} parameter groups, this optimizer {_groups.Count}");
         var parameters = _groups.SelectMany(g => g.Parameters).ToList();
         // Validate everything before changing anything.
-        foreach (var (key, t) in state.Tensors)
+        foreach (var (key, t) in tensors)
         {
-            var (index, name) = ParseStateKey(op, key, parameters.Count);
+            var (index, _) = ParseStateKey(op, key, parameters.Count);
             if (t.Shape != parameters[index].Shape)
                 throw new ArgumentException($"{op}: '{key}' has shape {t.Shape}, parameter {index} has shape {parameters[index].Shape}");
         }
@@ -142,7 +141,7 @@ public abstract class Optimizer : IDisposable
             foreach (var t in dict.Values) t.Dispose();
         _state.Clear();
         _steps.Clear();
-        foreach (var (key, t) in state.Tensors)
+        foreach (var (key, t) in tensors)
         {
             var (index, name) = ParseStateKey(op, key, parameters.Count);
             var dst = State(index, name, parameters[index], out _);
