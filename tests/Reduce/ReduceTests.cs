@@ -121,11 +121,25 @@ public class ReduceTests
         Assert.That(F.Sum(Tensor.Scalar(4, DType.F64)).Item(), Is.EqualTo(4));
     }
 
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void LongColumnSumsAreExact(DType dtype)
+    {
+        // [20000, 5] over axis 0 takes the split path; small integers sum exactly in any order.
+        var host = new double[20_000 * 5];
+        for (int i = 0; i < host.Length; i++) host[i] = (i * 7 % 11) - 5;
+        var expected = new double[5];
+        for (int i = 0; i < host.Length; i++) expected[i % 5] += host[i];
+        var x = Tensor.FromHost(host, [20_000, 5], dtype);
+        Assert.That(F.Sum(x, [0]).ToDoubles(), Is.EqualTo(expected));
+        Assert.That(F.Mean(x, [0]).ToDoubles(), Is.EqualTo(expected.Select(e => e / 20_000)).Within(1e-6));
+    }
+
     [Test]
     public void SumDoesNotDependOnTheThreadCount()
     {
         var x = Tensor.Rand([3, 70_001], -1, 1);
         var w = Tensor.Rand([40, 3, 900], -1, 1);
+        var col = Tensor.Rand([20_000, 5], -1, 1); // few long columns: the reduced axis is split
         int keep = CpuParallel.Threads;
         try
         {
@@ -133,7 +147,9 @@ public class ReduceTests
             var a = F.Sum(x, [1]).ToFloats();
             var aw = F.Sum(w, [0]).ToFloats();
             var am = F.Mean(x).Item();
+            var ac = F.Sum(col, [0]).ToFloats();
             CpuParallel.Threads = 4;
+            Assert.That(F.Sum(col, [0]).ToFloats(), Is.EqualTo(ac));
             Assert.That(F.Sum(x, [1]).ToFloats(), Is.EqualTo(a));
             Assert.That(F.Sum(w, [0]).ToFloats(), Is.EqualTo(aw));
             Assert.That(F.Mean(x).Item(), Is.EqualTo(am));
