@@ -46,6 +46,23 @@ public class DropoutTests
         }
     }
 
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void VectorAndScalarPathsFollowTheSameRule(DType dtype)
+    {
+        // 1003 elements: SIMD blocks of 8 plus a scalar tail; every element is checked against
+        // the published rule, so a GPU port has a reference to match.
+        var x = Tensor.Ones([1003], dtype);
+        ulong seed = new Rng(99).NextUInt64();
+        var y = F.Dropout(x, 0.25, true, new Rng(99)).ToDoubles();
+        var (a, b) = Kernels.Ops.Dropout.DropoutMask.Keys(seed);
+        uint thr = Kernels.Ops.Dropout.DropoutMask.Threshold(0.25);
+        for (int i = 0; i < y.Length; i++)
+        {
+            bool keep = Kernels.Ops.Dropout.DropoutMask.Keep(a, b, (uint)i, thr);
+            Assert.That(y[i], Is.EqualTo(keep ? 1 / 0.75 : 0).Within(1e-6), $"element {i}");
+        }
+    }
+
     [Test]
     public void BackwardUsesTheForwardMask()
     {
