@@ -161,6 +161,24 @@ public class ReduceTests
     }
 
     [Test]
+    public void MultiPassReductionsAndBackwardLeaveNoTensorsBehind()
+    {
+        long before = TensorStats.LiveTensors, bytes = TensorStats.LiveBytes;
+        var x = GradCheck.Input([3, 4, 5, 6]);
+        using (TensorScope.Begin())
+        {
+            // Axes 0 and 2 are not adjacent: two passes with a temporary in between.
+            var loss = F.Sum(F.Mul(F.Mean(x, [0, 2]), F.Max(F.Sum(x, [1, 3], keepDim: true), 2)));
+            loss.Backward();
+            var i = Tensor.FromArray(new[] { 0, 2 }, [2]);
+            F.Sum(F.Softmax(F.Concat([F.Slice(F.Permute(x, 0, 1, 3, 2), 0, 1, 2), F.Pad(F.Transpose(F.IndexSelect(x, 0, i), 2, 3), [0, 0, 0, 0, 0, 0, 0, 0])], 0))).Backward();
+        }
+        x.Dispose();
+        Assert.That(TensorStats.LiveTensors, Is.EqualTo(before), "live tensors");
+        Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes");
+    }
+
+    [Test]
     public void BadArgumentsAreRefused()
     {
         var x = Tensor.Zeros([2, 3]);
