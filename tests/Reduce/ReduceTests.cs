@@ -107,6 +107,11 @@ public class ReduceTests
         var x = Tensor.FromArray(new float[] { 1, float.NaN, 3, float.NaN, 0, -1 }, [2, 3]);
         Assert.That(F.ArgMax(x, 1).ToArray<int>(), Is.EqualTo(new[] { 1, 0 }));
         Assert.That(F.Max(x, 1).ToFloats().All(float.IsNaN), Is.True);
+        // Along axis 0 (lanes strided in memory): [1, NaN, 3] vs [NaN, 0, -1].
+        var t = Tensor.FromArray(new float[] { 1, float.NaN, 3, float.NaN, 0, -1 }, [2, 3]);
+        Assert.That(F.ArgMax(t, 0).ToArray<int>(), Is.EqualTo(new[] { 1, 0, 0 }));
+        var m = F.Max(t, 0).ToFloats();
+        Assert.That(float.IsNaN(m[0]) && float.IsNaN(m[1]) && m[2] == 3, Is.True, string.Join(", ", m));
     }
 
     [Test]

@@ -222,6 +222,13 @@ public sealed class ReduceCpu : IReduce
                 var a = arg[..len];
                 x.AsSpan((int)baseX, len).CopyTo(b);
                 a.Clear();
+                if (indices is null && dx is null)
+                {
+                    // Values only: SIMD lane-wise max (which also lets NaN win).
+                    for (int r = 1; r < red; r++) TensorPrimitives.Max(b, x.AsSpan((int)(baseX + r * inner), len), b);
+                    if (values is not null) b.CopyTo(values.AsSpan((int)(o * inner + i0), len));
+                    continue;
+                }
                 for (int r = 1; r < red; r++)
                 {
                     var row = x.AsSpan((int)(baseX + r * inner), len);
