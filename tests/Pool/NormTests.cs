@@ -1,4 +1,5 @@
 using Kernels.Nets;
+using Kernels.Ops.Norm;
 using Kernels.Tests.Support;
 using F = Kernels.Nets.Functional;
 
@@ -63,6 +64,8 @@ public class NormTests
             what: "BatchNorm1d [N, C] training");
         GradCheck.Check(t => F.BatchNorm(t[0], null, null, null, null, training: true),
             [GradCheck.Input([1, 2, 3, 2, 3])], what: "BatchNorm3d training, no affine");
+        GradCheck.Check(t => F.BatchNorm(t[0], null, t[1], null, null, training: true),
+            [GradCheck.Input([3, 2, 4]), GradCheck.Input([2], seed: 6)], what: "BatchNorm1d [N, C, L] bias only");
     }
 
     [Test]
@@ -83,6 +86,8 @@ public class NormTests
         GradCheck.Check(t => F.LayerNorm(t[0], [3, 5], t[1], t[2]),
             [GradCheck.Input([2, 3, 5]), GradCheck.Input([3, 5], seed: 2), GradCheck.Input([3, 5], seed: 3)], what: "LayerNorm two axes");
         GradCheck.Check(t => F.LayerNorm(t[0], [6], null, null), [GradCheck.Input([1, 6])], what: "LayerNorm no affine");
+        GradCheck.Check(t => F.LayerNorm(t[0], [5], t[1], null),
+            [GradCheck.Input([3, 5]), GradCheck.Input([5], seed: 2)], what: "LayerNorm weight only");
     }
 
     [Test]
@@ -130,6 +135,36 @@ public class NormTests
         double mean = stored.Average(), sd = Math.Sqrt(stored.Select(h => (h - mean) * (h - mean)).Average() + 1e-5);
         var expected = stored.Select(h => (h - mean) / sd).ToArray();
         Approx.Equal(expected, y, 1e-4, 1e-4, "layer norm with a large offset");
+    }
+
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void KernelsWriteEveryOutputElement(DType dtype)
+    {
+        using var scope = TensorScope.Begin();
+        var k = Device.Cpu.Kernels.Get<INorm>();
+        var x = Tensor.Randn([2, 6, 5], dtype: dtype);
+        var dy = Tensor.Randn(x.Shape, dtype: dtype);
+        var w = Tensor.Randn([6], dtype: dtype);
+        Tensor Nan(params int[] shape) => Tensor.Full(shape, double.NaN, dtype);
+
+        var gs = new GroupNormShape(4, 2, 3, 5);
+        Tensor y = Nan(2, 6, 5), mean = Nan(4), rstd = Nan(4), dx = Nan(2, 6, 5), dw = Nan(6), db = Nan(6);
+        k.GroupForward(gs, 1e-5, x.Buffer, w.Buffer, w.Buffer, y.Buffer, mean.Buffer, rstd.Buffer);
+        k.GroupBackward(gs, x.Buffer, w.Buffer, mean.Buffer, rstd.Buffer, dy.Buffer, dx.Buffer, dw.Buffer, db.Buffer);
+        foreach (var (t, what) in new[] { (y, "y"), (mean, "mean"), (rstd, "rstd"), (dx, "dx"), (dw, "dw"), (db, "db") })
+            PoolTests.AssertFinite(t, "group norm " + what);
+
+        foreach (bool training in new[] { true, false })
+        {
+            var bs = new BatchNormShape(2, 6, 5);
+            var rm = Tensor.Zeros([6], dtype);
+            var rv = Tensor.Ones([6], dtype);
+            Tensor by = Nan(2, 6, 5), sm = Nan(6), si = Nan(6), bdx = Nan(2, 6, 5), bdw = Nan(6), bdb = Nan(6);
+            k.BatchForward(bs, training, 0.1, 1e-5, x.Buffer, w.Buffer, w.Buffer, rm.Buffer, rv.Buffer, by.Buffer, sm.Buffer, si.Buffer);
+            k.BatchBackward(bs, training, x.Buffer, w.Buffer, sm.Buffer, si.Buffer, dy.Buffer, bdx.Buffer, bdw.Buffer, bdb.Buffer);
+            foreach (var (t, what) in new[] { (by, "y"), (sm, "mean"), (si, "invstd"), (bdx, "dx"), (bdw, "dw"), (bdb, "db") })
+                PoolTests.AssertFinite(t, $"batch norm ({(training ? "training" : "inference")}) {what}");
+        }
     }
 
     [Test]

@@ -15,11 +15,13 @@ public class PoolTests
         ("max2_ties", x => F.MaxPool2d(x, 3, 1, 1)),
         ("max3_a", x => F.MaxPool3d(x, 3, 2, 1)),
         ("max3_b", x => F.MaxPool3d(x, 2)),
+        ("max3_rect", x => F.MaxPool3d(x, [1, 2, 3], [1, 2, 2], [0, 1, 1])),
         ("avg2_a", x => F.AvgPool2d(x, 3, 2, 1)),
         ("avg2_b", x => F.AvgPool2d(x, 2)),
         ("avg2_rect", x => F.AvgPool2d(x, [3, 2], [2, 1], [1, 0])),
         ("avg3_a", x => F.AvgPool3d(x, 3, 2, 1)),
         ("avg3_b", x => F.AvgPool3d(x, [2, 2, 2])),
+        ("avg3_rect", x => F.AvgPool3d(x, [3, 2, 1], [2, 1, 1], [1, 1, 0])),
         ("gap_2d", F.GlobalAvgPool),
         ("gap_3d", F.GlobalAvgPool),
     ];
@@ -40,6 +42,7 @@ public class PoolTests
         GradCheck.Check(t => F.MaxPool2d(t[0], [2, 3], [1, 2], [1, 1]), [VectorCase.DistinctInput([1, 2, 5, 6])], what: "MaxPool2d rect");
         GradCheck.Check(t => F.MaxPool3d(t[0], 3, 2, 1), [VectorCase.DistinctInput([1, 2, 5, 4, 5])], what: "MaxPool3d k3 s2 p1");
         GradCheck.Check(t => F.MaxPool3d(t[0], 2), [VectorCase.DistinctInput([2, 1, 4, 4, 3])], what: "MaxPool3d k2");
+        GradCheck.Check(t => F.MaxPool3d(t[0], [1, 2, 3], [1, 2, 2], [0, 1, 1]), [VectorCase.DistinctInput([1, 2, 3, 5, 6])], what: "MaxPool3d rect");
     }
 
     [Test]
@@ -49,6 +52,7 @@ public class PoolTests
         GradCheck.Check(t => F.AvgPool2d(t[0], [3, 2], [2, 1], [1, 0]), [GradCheck.Input([1, 2, 6, 7])], what: "AvgPool2d rect");
         GradCheck.Check(t => F.AvgPool3d(t[0], 3, 2, 1), [GradCheck.Input([1, 2, 5, 4, 5])], what: "AvgPool3d k3 s2 p1");
         GradCheck.Check(t => F.AvgPool3d(t[0], 2), [GradCheck.Input([2, 1, 4, 4, 3])], what: "AvgPool3d k2");
+        GradCheck.Check(t => F.AvgPool3d(t[0], [3, 2, 1], [2, 1, 1], [1, 1, 0]), [GradCheck.Input([1, 2, 3, 5, 4])], what: "AvgPool3d rect");
     }
 
     [Test]
@@ -110,6 +114,44 @@ public class PoolTests
         Assert.That(TensorStats.LiveTensors, Is.EqualTo(tensors), "live tensors");
         Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes");
     }
+
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void KernelsWriteEveryOutputElement(DType dtype)
+    {
+        // Outputs start as NaN: an element a kernel forgets to write stays NaN.
+        using var scope = TensorScope.Begin();
+        var k = Device.Cpu.Kernels.Get<Kernels.Ops.Pool.IPool>();
+        var s = F.PoolGeometry("test", new Shape(2, 3, 7, 9), 2, [3, 3], [2, 2], [1, 1]);
+        var x = Tensor.Randn([2, 3, 7, 9], dtype: dtype);
+        var y = Tensor.Full([2, 3, s.OutH, s.OutW], double.NaN, dtype);
+        var dy = Tensor.Randn(y.Shape, dtype: dtype);
+        var argmax = Tensor.Full(y.Shape, -1, DType.I32);
+        var dx = Tensor.Full(x.Shape, double.NaN, dtype);
+        k.MaxForward(s, x.Buffer, y.Buffer, argmax.Buffer);
+        AssertFinite(y, "max forward");
+        Assert.That(argmax.ToArray<int>(), Has.All.InRange(0, 7 * 9 - 1), "argmax");
+        k.MaxBackward(s, dy.Buffer, argmax.Buffer, dx.Buffer);
+        AssertFinite(dx, "max backward");
+        Poison(y, dx);
+        k.AvgForward(s, x.Buffer, y.Buffer);
+        AssertFinite(y, "avg forward");
+        k.AvgBackward(s, dy.Buffer, dx.Buffer);
+        AssertFinite(dx, "avg backward");
+        var g = Tensor.Full([2, 3], double.NaN, dtype);
+        k.GlobalAvgForward(6, 63, x.Buffer, g.Buffer);
+        AssertFinite(g, "global forward");
+        Poison(dx);
+        k.GlobalAvgBackward(6, 63, dy.Buffer, dx.Buffer);
+        AssertFinite(dx, "global backward");
+    }
+
+    internal static void Poison(params Tensor[] ts)
+    {
+        foreach (var t in ts) t.Device.Kernels.Get<Kernels.Ops.Elementwise.IElementwise>().Fill(double.NaN, t.Numel, t.Buffer);
+    }
+
+    internal static void AssertFinite(Tensor t, string what) =>
+        Assert.That(t.ToDoubles(), Has.All.Matches<double>(double.IsFinite), what);
 
     [Test]
     public void BadArgumentsAreRejectedWithClearMessages()

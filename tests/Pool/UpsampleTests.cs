@@ -1,4 +1,5 @@
 using Kernels.Nets;
+using Kernels.Ops.Upsample;
 using Kernels.Tests.Support;
 using F = Kernels.Nets.Functional;
 
@@ -64,6 +65,25 @@ public class UpsampleTests
         Assert.That(y[9], Is.EqualTo(xs[3]).Within(1e-12));
         Assert.That(y[60], Is.EqualTo(xs[8]).Within(1e-12));
         Assert.That(y[69], Is.EqualTo(xs[11]).Within(1e-12));
+    }
+
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void KernelsWriteEveryOutputElement(DType dtype)
+    {
+        using var scope = TensorScope.Begin();
+        var k = Device.Cpu.Kernels.Get<IUpsample>();
+        foreach (var mode in new[] { UpsampleMode.Nearest, UpsampleMode.Linear })
+            foreach (var (inS, outS) in new[] { (new[] { 1, 5, 7 }, new[] { 1, 9, 4 }), (new[] { 3, 4, 5 }, new[] { 5, 2, 7 }) })
+            {
+                var s = new UpsampleShape(2, 3, inS[0], inS[1], inS[2], outS[0], outS[1], outS[2], mode, false);
+                var x = Tensor.Randn([2, 3, .. inS], dtype: dtype);
+                var y = Tensor.Full([2, 3, .. outS], double.NaN, dtype);
+                k.Forward(s, x.Buffer, y.Buffer);
+                PoolTests.AssertFinite(y, $"{mode} forward {Shape.Format(outS)}");
+                var dx = Tensor.Full(x.Shape, double.NaN, dtype);
+                k.Backward(s, Tensor.Randn(y.Shape, dtype: dtype).Buffer, dx.Buffer);
+                PoolTests.AssertFinite(dx, $"{mode} backward {Shape.Format(outS)}");
+            }
     }
 
     [Test]

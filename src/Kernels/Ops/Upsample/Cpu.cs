@@ -89,9 +89,9 @@ public sealed class UpsampleCpu : IUpsample
         var ad = MakeAxis<T>(s.InD, s.OutD, s.Mode, s.AlignCorners);
         var ah = MakeAxis<T>(s.InH, s.OutH, s.Mode, s.AlignCorners);
         var aw = MakeAxis<T>(s.InW, s.OutW, s.Mode, s.AlignCorners);
-        bool nearest = s.Mode == UpsampleMode.Nearest;
+        bool nearest = s.Mode == UpsampleMode.Nearest, planar = s.InD == 1;
         int inHW = s.InH * s.InW;
-        CpuParallel.For(s.Planes, Math.Max(1, s.OutPlane * (nearest ? 1 : 8)), (p0, p1) =>
+        CpuParallel.For(s.Planes, Math.Max(1, s.OutPlane * (nearest ? 1 : planar ? 4 : 8)), (p0, p1) =>
         {
             for (long p = p0; p < p1; p++)
             {
@@ -117,6 +117,13 @@ public sealed class UpsampleCpu : IUpsample
                         }
                         long r00 = d0 + h0, r01 = d0 + h1, r10 = d1 + h0, r11 = d1 + h1;
                         T c00 = wd0 * wh0, c01 = wd0 * wh1, c10 = wd1 * wh0, c11 = wd1 * wh1;
+                        if (planar)
+                        {
+                            // Bilinear / linear input: no depth term at all (as PyTorch's 2-D kernel).
+                            LinearRow(xs, ys, o, s.OutW, aw, r00, r01, wh0, wh1, backward);
+                            o += s.OutW;
+                            continue;
+                        }
                         for (int ow = 0; ow < s.OutW; ow++, o++)
                         {
                             int w0 = aw.I0[ow], w1 = aw.I1[ow];
@@ -145,5 +152,27 @@ public sealed class UpsampleCpu : IUpsample
                 }
             }
         });
+    }
+
+    /// <summary>One output row of a bilinear resize from input rows r0 (weight wh0) and r1 (wh1).</summary>
+    private static void LinearRow<T>(T[] xs, T[] ys, long o, int outW, Axis<T> aw, long r0, long r1, T wh0, T wh1,
+        bool backward)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int ow = 0; ow < outW; ow++, o++)
+        {
+            int w0 = aw.I0[ow], w1 = aw.I1[ow];
+            T ww0 = aw.L0[ow], ww1 = aw.L1[ow];
+            if (backward)
+            {
+                T g0 = ys[o] * wh0, g1 = ys[o] * wh1;
+                xs[r0 + w0] += g0 * ww0;
+                xs[r0 + w1] += g0 * ww1;
+                xs[r1 + w0] += g1 * ww0;
+                xs[r1 + w1] += g1 * ww1;
+            }
+            else
+                ys[o] = wh0 * (ww0 * xs[r0 + w0] + ww1 * xs[r0 + w1]) + wh1 * (ww0 * xs[r1 + w0] + ww1 * xs[r1 + w1]);
+        }
     }
 }
