@@ -168,6 +168,56 @@ public class TrainingTests
         Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes after step 1000 vs step 10");
     }
 
+    /// <summary>Embedding → self-attention → layer norm → mean over the sequence → classifier.</summary>
+    private sealed class TinyAttention : Module
+    {
+        private readonly Embedding _emb;
+        private readonly MultiheadAttention _mha;
+        private readonly LayerNorm _norm;
+        private readonly Linear _head;
+
+        public TinyAttention()
+        {
+            _emb = RegisterModule("emb", new Embedding(7, 8));
+            _mha = RegisterModule("attn", new MultiheadAttention(8, 2, dropout: 0.1));
+            _norm = RegisterModule("norm", new LayerNorm(8));
+            _head = RegisterModule("head", new Linear(8, 2));
+        }
+
+        public override Tensor Forward(Tensor tokens)
+        {
+            var e = _emb.Forward(tokens);
+            var h = _norm.Forward(F.Add(e, _mha.Forward(e)));
+            return _head.Forward(F.Mean(h, [1]));
+        }
+    }
+
+    [Test]
+    public void ThousandAttentionStepsDoNotGrowMemory()
+    {
+        Rng.Seed(15);
+        using var tokens = Tensor.FromArray(new[] { 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5 }, [3, 4]);
+        using var y = Tensor.FromArray(new[] { 0, 1, 1 }, [3]);
+        using var model = new TinyAttention();
+        using var opt = new Adam(model.Parameters(), lr: 1e-3);
+        var sched = new StepLR(opt, 100, 0.9);
+        long tensors = 0, bytes = 0;
+        for (int s = 1; s <= 1000; s++)
+        {
+            using (var scope = TensorScope.Begin())
+            {
+                var loss = F.CrossEntropy(model.Forward(tokens), y);
+                opt.ZeroGrad();
+                loss.Backward();
+                opt.Step();
+                sched.Step();
+            }
+            if (s == 10) (tensors, bytes) = (TensorStats.LiveTensors, TensorStats.LiveBytes);
+        }
+        Assert.That(TensorStats.LiveTensors, Is.EqualTo(tensors), "live tensors after step 1000 vs step 10");
+        Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes after step 1000 vs step 10");
+    }
+
     [Test]
     public void ThousandStepsDoNotGrowMemory()
     {
