@@ -81,17 +81,20 @@ public class GemmTests
     {
         // Shrunken blocks make every loop of the blocked kernel take several trips on small shapes.
         int kc = Sgemm.KC, mc = Sgemm.MC, nc = Sgemm.NC;
+        long maxB = Sgemm.MaxPackedB;
         try
         {
-            Sgemm.KC = 7; Sgemm.MC = 12; Sgemm.NC = 64;
+            // MaxPackedB this small also makes B run in several column super-blocks.
+            Sgemm.KC = 7; Sgemm.MC = 12; Sgemm.NC = 64; Sgemm.MaxPackedB = 64 * 40 * 2;
             foreach (var p in new[] { Path.Wide512, Path.Forced256 })
             {
                 if (p == Path.Wide512 && !Vector512.IsHardwareAccelerated) continue;
                 Run(p, new Case(31, 150, 40, false, true, 1.5, 0.5, PadA: 2, OffC: 3, Batch: 2));
                 Run(p, new Case(31, 150, 40, true, false, 1, 0, PoisonC: true));
+                Run(p, new Case(300, 200, 45, false, false, 1, 0));  // threaded, many row blocks
             }
         }
-        finally { (Sgemm.KC, Sgemm.MC, Sgemm.NC) = (kc, mc, nc); }
+        finally { (Sgemm.KC, Sgemm.MC, Sgemm.NC, Sgemm.MaxPackedB) = (kc, mc, nc, maxB); }
     }
 
     private static void Run(Path path, Case t)

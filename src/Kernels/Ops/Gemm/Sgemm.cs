@@ -98,10 +98,16 @@ internal static unsafe class Sgemm
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
     }
 
-    /// <summary>Batch entry bi. For each (NC, KC) block of B: the block is packed once into the
-    /// shared buffer (panels split over the threads), then (MC rows × column chunk) tasks each
-    /// pack their A block into a pooled buffer and run the micro-kernel over it. Tasks write
-    /// disjoint C tiles, at least MC rows or a 32-column panel apart, so no false sharing.</summary>
+    /// <summary>Packed B kept per call is capped at this many floats (larger B runs in column
+    /// super-blocks, two parallel phases each).</summary>
+    internal static long MaxPackedB = 16L << 20;
+
+    /// <summary>Batch entry bi in two parallel phases, so a busy machine costs few hand-offs:
+    /// (1) pack all of op(B) (or a wide column super-block of it) into NR-column panels, blocked
+    /// by KC; (2) dynamically scheduled tasks, each one MC row block × one NC column block (or a
+    /// chunk of it when rows are few), loop over the depth: pack their A block into a pooled
+    /// buffer and run the micro-kernel against the packed B. Tasks write disjoint C tiles, at
+    /// least a 16-column panel apart, so there is no false sharing to speak of.</summary>
     private static void Product(in GemmShape s, int bi, float alpha, float* a, float* b, float beta, float* c,
         PackBuffer shared, bool wide, int threads)
     {
@@ -110,49 +116,70 @@ internal static unsafe class Sgemm
         a += s.OffsetA + bi * s.StrideA;
         b += s.OffsetB + bi * s.StrideB;
         c += s.OffsetC + bi * s.StrideC;
-        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibp = (nint)shared.B, ldc = s.LdC;
-        var shape = s;
+        int n = s.N, k = s.K;
+        long superW = Math.Max(ncMax, MaxPackedB / Math.Max(1, k) / ncMax * ncMax);
         int mBlocks = (s.M + mcMax - 1) / mcMax;
-        for (int jc = 0; jc < s.N; jc += ncMax)
+        var shape = s;
+        for (int s0 = 0; s0 < n; s0 += (int)superW)
         {
-            int nc = Math.Min(ncMax, s.N - jc);
-            int panels = (nc + nr - 1) / nr;
-            // Few row blocks: split the columns too so that every thread has work.
-            int perChunk = threads == 1 ? panels : Math.Max(1, panels * mBlocks / (4 * threads));
-            perChunk = Math.Min(perChunk, panels);
-            int chunks = (panels + perChunk - 1) / perChunk;
-            for (int pc = 0; pc < s.K; pc += kcMax)
+            int sw = (int)Math.Min(superW, n - s0);
+            int ncBlocks = (sw + ncMax - 1) / ncMax;
+            int panels = (sw + nr - 1) / nr;
+            // Layout per NC block jb: depth block pc starts at jStart·K + pc·ncPad, where ncPad is
+            // the block's width rounded up to NR; inside it panel after panel, each NR×kc.
+            float* bp = shared.EnsureB((long)panels * nr * k);
+            nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibp = (nint)bp, ldc = s.LdC;
+            int ss0 = s0;
+
+            // Phase 1: groups of panels (never across an NC block), each packed for every depth block.
+            int grp = ncMax / nr % 4 == 0 ? 4 : 1;
+            int groups = (panels + grp - 1) / grp;
+            For(groups, threads, g =>
             {
-                int kc = Math.Min(kcMax, s.K - pc);
-                // Later depth blocks accumulate onto what the first one wrote.
-                float betaEff = pc == 0 ? beta : 1f;
-                int packTasks = Math.Min(threads, (panels + 3) / 4);
-                int perPack = (panels + packTasks - 1) / packTasks;
-                int jcc = jc;
-                For(packTasks, threads, t =>
+                int p0 = g * grp, p1 = Math.Min(panels, p0 + grp);
+                int col0 = p0 * nr, cols = Math.Min(sw, p1 * nr) - col0;
+                int jb = col0 / ncMax, jStart = jb * ncMax;
+                int ncPad = (Math.Min(ncMax, sw - jStart) + nr - 1) / nr * nr;
+                for (int pc = 0; pc < k; pc += kcMax)
                 {
-                    int p0 = t * perPack, p1 = Math.Min(panels, p0 + perPack);
-                    if (p0 < p1)
-                        PackB(shape, (float*)ib, pc, kc, jcc + p0 * nr, Math.Min(nc, p1 * nr) - p0 * nr,
-                            (float*)ibp + (long)p0 * nr * kc, nr);
-                });
-                For(mBlocks * chunks, threads, u =>
+                    int kc = Math.Min(kcMax, k - pc);
+                    float* dst = (float*)ibp + (long)jStart * k + (long)pc * ncPad + (long)(col0 - jStart) * kc;
+                    PackB(shape, (float*)ib, pc, kc, ss0 + col0, cols, dst, nr);
+                }
+            });
+
+            // Phase 2: few row blocks → split each column block into chunks so every thread has work.
+            int blockPanels = (Math.Min(ncMax, sw) + nr - 1) / nr;
+            int perChunk = threads == 1 ? blockPanels
+                : Math.Clamp(blockPanels * mBlocks * ncBlocks / (4 * threads), 1, blockPanels);
+            int chunks = (blockPanels + perChunk - 1) / perChunk;
+            For(mBlocks * ncBlocks * chunks, threads, u =>
+            {
+                int rb = u % mBlocks, rest = u / mBlocks, cc = rest % chunks, jb = rest / chunks;
+                int row0 = rb * mcMax, mc = Math.Min(mcMax, shape.M - row0);
+                int jStart = jb * ncMax, ncb = Math.Min(ncMax, sw - jStart);
+                int ncPad = (ncb + nr - 1) / nr * nr;
+                int col0 = cc * perChunk * nr;
+                if (col0 >= ncb) return;
+                int cols = Math.Min(ncb, col0 + perChunk * nr) - col0;
+                var own = threads == 1 ? shared : PackBuffer.Rent();
+                try
                 {
-                    int row0 = u / chunks * mcMax, mc = Math.Min(mcMax, shape.M - row0);
-                    int col0 = u % chunks * perChunk * nr, cols = Math.Min(nc, col0 + perChunk * nr) - col0;
-                    var own = threads == 1 ? shared : PackBuffer.Rent();
-                    try
+                    float* cBlock = (float*)ic + row0 * ldc + ss0 + jStart + col0;
+                    for (int pc = 0; pc < shape.K; pc += kcMax)
                     {
+                        int kc = Math.Min(kcMax, shape.K - pc);
                         PackA(shape, (float*)ia, row0, mc, pc, kc, own.A);
-                        Macro(kc, own.A, (float*)ibp + (long)col0 * kc, (float*)ic + row0 * ldc + jcc + col0, ldc,
-                            mc, cols, alpha, betaEff, wide);
+                        float* bBlock = (float*)ibp + (long)jStart * shape.K + (long)pc * ncPad + (long)col0 * kc;
+                        // Later depth blocks accumulate onto what the first one wrote.
+                        Macro(kc, own.A, bBlock, cBlock, ldc, mc, cols, alpha, pc == 0 ? beta : 1f, wide);
                     }
-                    finally
-                    {
-                        if (threads != 1) PackBuffer.Return(own);
-                    }
-                });
-            }
+                }
+                finally
+                {
+                    if (threads != 1) PackBuffer.Return(own);
+                }
+            });
         }
     }
 
@@ -372,34 +399,42 @@ internal static unsafe class Sgemm
         Store256(c, c50, al, beta); Store256(c + 8, c51, al, beta);
     }
 
-    /// <summary>64-byte aligned native pack space for one thread's A block and B block, pooled so
-    /// that steady-state calls allocate nothing; the pool holds at most one per concurrent caller.</summary>
+    /// <summary>64-byte aligned native pack space: A for one MC×KC block, and (when the buffer
+    /// serves a whole product) B for the packed op(B), grown on demand. Pooled, so steady-state
+    /// calls allocate nothing; the pool holds at most one per concurrent task.</summary>
     internal sealed class PackBuffer
     {
         private static readonly ConcurrentBag<PackBuffer> s_pool = new();
 
         public float* A;
-        public float* B;
-        private int _kc, _mc, _nc;
+        private float* _b;
+        private long _bLen;
+        private int _kc, _mc;
 
         public static PackBuffer Rent()
         {
             if (!s_pool.TryTake(out var buf)) buf = new PackBuffer();
-            buf.Ensure(KC, MC, NC);
+            buf.EnsureA(KC, MC);
             return buf;
         }
 
         public static void Return(PackBuffer buf) => s_pool.Add(buf);
 
-        private void Ensure(int kc, int mc, int nc)
+        private void EnsureA(int kc, int mc)
         {
-            if (kc == _kc && mc == _mc && nc == _nc) return;
+            if (kc == _kc && mc == _mc) return;
             if (A != null) NativeMemory.AlignedFree(A);
-            // A: whole MR panels; B: whole 32-column panels (the widest kernel).
-            long aLen = (long)(mc + MR) * kc, bLen = (long)(nc + 32) * kc;
-            A = (float*)NativeMemory.AlignedAlloc((nuint)((aLen + bLen + 16) * sizeof(float)), 64);
-            B = A + (aLen + 15) / 16 * 16;
-            (_kc, _mc, _nc) = (kc, mc, nc);
+            A = (float*)NativeMemory.AlignedAlloc((nuint)((long)(mc + MR) * kc * sizeof(float)), 64);
+            (_kc, _mc) = (kc, mc);
+        }
+
+        public float* EnsureB(long len)
+        {
+            if (len <= _bLen) return _b;
+            if (_b != null) NativeMemory.AlignedFree(_b);
+            _b = (float*)NativeMemory.AlignedAlloc((nuint)(len * sizeof(float)), 64);
+            _bLen = len;
+            return _b;
         }
     }
 }
