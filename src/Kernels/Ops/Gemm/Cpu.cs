@@ -22,6 +22,19 @@ public sealed class GemmCpu : IGemm
         }
     }
 
+    /// <summary>C = beta·C (K = 0 or alpha = 0): BLAS reads neither A nor B then; beta = 0 writes
+    /// zeros even over NaN.</summary>
+    internal static void ScaleC<T>(in GemmShape s, T beta, T[] c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int bi = 0; bi < s.Batch; bi++)
+            for (int i = 0; i < s.M; i++)
+            {
+                var row = c.AsSpan((int)(s.OffsetC + bi * s.StrideC + (long)i * s.LdC), s.N);
+                if (beta == T.Zero) row.Clear();
+                else if (beta != T.One) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+            }
+    }
+
     /// <summary>Tests and benchmarks set this to run float32 through the reference loops.</summary>
     internal static bool ForceReference;
 

@@ -42,7 +42,7 @@ internal static unsafe class Sgemm
         if (s.M == 0 || s.N == 0 || s.Batch == 0) return;
         if (s.K == 0 || alpha == 0)
         {
-            ScaleC(s, beta, c);
+            GemmCpu.ScaleC(s, beta, c);
             return;
         }
         bool wide = Use512;
@@ -71,19 +71,6 @@ internal static unsafe class Sgemm
             }
             finally { PackBuffer.Return(shared); }
         }
-    }
-
-    /// <summary>C = beta·C (K = 0 or alpha = 0): BLAS reads neither A nor B then; beta = 0 writes
-    /// zeros even over NaN.</summary>
-    private static void ScaleC(in GemmShape s, float beta, float[] c)
-    {
-        for (int bi = 0; bi < s.Batch; bi++)
-            for (int i = 0; i < s.M; i++)
-            {
-                var row = c.AsSpan((int)(s.OffsetC + bi * s.StrideC + (long)i * s.LdC), s.N);
-                if (beta == 0) row.Clear();
-                else if (beta != 1) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
-            }
     }
 
     /// <summary>Runs body(0..count) inline or over up to <paramref name="threads"/> workers,
