@@ -82,11 +82,9 @@ public class GemmTests
     {
         // Shrunken blocks make every loop of the blocked kernel take several trips on small shapes.
         int kc = Sgemm.KC, mc = Sgemm.MC, nc = Sgemm.NC;
-        long maxB = Sgemm.MaxPackedB;
         try
         {
-            // MaxPackedB this small also makes B run in several column super-blocks.
-            Sgemm.KC = 7; Sgemm.MC = 12; Sgemm.NC = 64; Sgemm.MaxPackedB = 64 * 40 * 2;
+            Sgemm.KC = 7; Sgemm.MC = 12; Sgemm.NC = 64;
             foreach (var p in new[] { Path.Wide512, Path.Forced256 })
             {
                 if (p == Path.Wide512 && !Vector512.IsHardwareAccelerated) continue;
@@ -95,7 +93,7 @@ public class GemmTests
                 Run(p, new Case(300, 200, 45, false, false, 1, 0));  // threaded, many row blocks
             }
         }
-        finally { (Sgemm.KC, Sgemm.MC, Sgemm.NC, Sgemm.MaxPackedB) = (kc, mc, nc, maxB); }
+        finally { (Sgemm.KC, Sgemm.MC, Sgemm.NC) = (kc, mc, nc); }
     }
 
     private static void Run(Path path, Case t)

@@ -53,121 +53,81 @@ internal static unsafe class Sgemm
         {
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
             if (threads > 1 && s.Batch >= threads)
-            {
-                // Enough independent products: one per task, each with its own pack buffers.
-                Parallel.For(0, s.Batch, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi =>
-                {
-                    var buf = PackBuffer.Rent();
-                    try { Product(shape, bi, alpha, (float*)ia, (float*)ib, beta, (float*)ic, buf, wide, 1); }
-                    finally { PackBuffer.Return(buf); }
-                });
-                return;
-            }
-            var shared = PackBuffer.Rent();
-            try
-            {
+                // Enough independent products: one per task.
+                Parallel.For(0, s.Batch, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    bi => Product(shape, bi, alpha, (float*)ia, (float*)ib, beta, (float*)ic, wide, 1));
+            else
                 for (int bi = 0; bi < s.Batch; bi++)
-                    Product(shape, bi, alpha, pa, pb, beta, pc, shared, wide, threads);
-            }
-            finally { PackBuffer.Return(shared); }
+                    Product(shape, bi, alpha, pa, pb, beta, pc, wide, threads);
         }
     }
 
-    /// <summary>Runs body(0..count) inline or over up to <paramref name="threads"/> workers,
-    /// dynamically scheduled so that a core taken by another process does not stall the rest.</summary>
-    private static void For(int count, int threads, Action<int> body)
-    {
-        if (threads <= 1 || count <= 1)
-        {
-            for (int i = 0; i < count; i++) body(i);
-            return;
-        }
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
-    }
-
-    /// <summary>Packed B kept per call is capped at this many floats (larger B runs in column
-    /// super-blocks, two parallel phases each).</summary>
-    internal static long MaxPackedB = 16L << 20;
-
-    /// <summary>Batch entry bi in two parallel phases, so a busy machine costs few hand-offs:
-    /// (1) pack all of op(B) (or a wide column super-block of it) into NR-column panels, blocked
-    /// by KC; (2) dynamically scheduled tasks, each one MC row block × one NC column block (or a
-    /// chunk of it when rows are few), loop over the depth: pack their A block into a pooled
-    /// buffer and run the micro-kernel against the packed B. Tasks write disjoint C tiles, at
-    /// least a 16-column panel apart, so there is no false sharing to speak of.</summary>
+    /// <summary>Batch entry bi as one parallel loop (one hand-off per call, which matters on a
+    /// busy machine) over dynamically scheduled tasks: one MC row block × one NC column block (or
+    /// a chunk of it when rows are few). Each worker packs the B column block it needs, all KC
+    /// depth blocks, into its own buffer and keeps it while its next tasks (row blocks of the same
+    /// column block come first) reuse it; per depth block it packs its A block and runs the
+    /// micro-kernel. Tasks write disjoint C tiles at least a 16-column panel apart.</summary>
     private static void Product(in GemmShape s, int bi, float alpha, float* a, float* b, float beta, float* c,
-        PackBuffer shared, bool wide, int threads)
+        bool wide, int threads)
     {
         int nr = wide ? 32 : 16;
         int kcMax = KC, mcMax = MC, ncMax = NC;
         a += s.OffsetA + bi * s.StrideA;
         b += s.OffsetB + bi * s.StrideB;
         c += s.OffsetC + bi * s.StrideC;
-        int n = s.N, k = s.K;
-        long superW = Math.Max(ncMax, MaxPackedB / Math.Max(1, k) / ncMax * ncMax);
-        int mBlocks = (s.M + mcMax - 1) / mcMax;
+        int mBlocks = (s.M + mcMax - 1) / mcMax, ncBlocks = (s.N + ncMax - 1) / ncMax;
+        int blockPanels = (Math.Min(ncMax, s.N) + nr - 1) / nr;
+        // Few row blocks: split each column block into chunks so every thread has several tasks.
+        int perChunk = threads == 1 ? blockPanels
+            : Math.Clamp(blockPanels * mBlocks * ncBlocks / (4 * threads), 1, blockPanels);
+        int chunks = (blockPanels + perChunk - 1) / perChunk;
+        int tasks = mBlocks * chunks * ncBlocks;
+        long bLen = (long)blockPanels * nr * s.K;
+        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ldc = s.LdC;
         var shape = s;
-        for (int s0 = 0; s0 < n; s0 += (int)superW)
+
+        PackBuffer Task(int u, PackBuffer buf)
         {
-            int sw = (int)Math.Min(superW, n - s0);
-            int ncBlocks = (sw + ncMax - 1) / ncMax;
-            int panels = (sw + nr - 1) / nr;
-            // Layout per NC block jb: depth block pc starts at jStart·K + pc·ncPad, where ncPad is
-            // the block's width rounded up to NR; inside it panel after panel, each NR×kc.
-            float* bp = shared.EnsureB((long)panels * nr * k);
-            nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibp = (nint)bp, ldc = s.LdC;
-            int ss0 = s0;
-
-            // Phase 1: groups of panels (never across an NC block), each packed for every depth block.
-            int grp = ncMax / nr % 4 == 0 ? 4 : 1;
-            int groups = (panels + grp - 1) / grp;
-            For(groups, threads, g =>
+            int rb = u % mBlocks, rest = u / mBlocks, cc = rest % chunks, jb = rest / chunks;
+            int row0 = rb * mcMax, mc = Math.Min(mcMax, shape.M - row0);
+            int jStart = jb * ncMax, ncb = Math.Min(ncMax, shape.N - jStart);
+            int ncPad = (ncb + nr - 1) / nr * nr;
+            int col0 = cc * perChunk * nr;
+            if (col0 >= ncb) return buf;
+            int cols = Math.Min(ncb, col0 + perChunk * nr) - col0;
+            float* bp = buf.EnsureB(bLen);
+            if (buf.PackedBlock != jb)
             {
-                int p0 = g * grp, p1 = Math.Min(panels, p0 + grp);
-                int col0 = p0 * nr, cols = Math.Min(sw, p1 * nr) - col0;
-                int jb = col0 / ncMax, jStart = jb * ncMax;
-                int ncPad = (Math.Min(ncMax, sw - jStart) + nr - 1) / nr * nr;
-                for (int pc = 0; pc < k; pc += kcMax)
-                {
-                    int kc = Math.Min(kcMax, k - pc);
-                    float* dst = (float*)ibp + (long)jStart * k + (long)pc * ncPad + (long)(col0 - jStart) * kc;
-                    PackB(shape, (float*)ib, pc, kc, ss0 + col0, cols, dst, nr);
-                }
-            });
-
-            // Phase 2: few row blocks → split each column block into chunks so every thread has work.
-            int blockPanels = (Math.Min(ncMax, sw) + nr - 1) / nr;
-            int perChunk = threads == 1 ? blockPanels
-                : Math.Clamp(blockPanels * mBlocks * ncBlocks / (4 * threads), 1, blockPanels);
-            int chunks = (blockPanels + perChunk - 1) / perChunk;
-            For(mBlocks * ncBlocks * chunks, threads, u =>
+                // Depth block pc of this column block sits at pc·ncPad, panel after panel (NR×kc each).
+                for (int pc = 0; pc < shape.K; pc += kcMax)
+                    PackB(shape, (float*)ib, pc, Math.Min(kcMax, shape.K - pc), jStart, ncb, bp + (long)pc * ncPad, nr);
+                buf.PackedBlock = jb;
+            }
+            float* cBlock = (float*)ic + row0 * ldc + jStart + col0;
+            for (int pc = 0; pc < shape.K; pc += kcMax)
             {
-                int rb = u % mBlocks, rest = u / mBlocks, cc = rest % chunks, jb = rest / chunks;
-                int row0 = rb * mcMax, mc = Math.Min(mcMax, shape.M - row0);
-                int jStart = jb * ncMax, ncb = Math.Min(ncMax, sw - jStart);
-                int ncPad = (ncb + nr - 1) / nr * nr;
-                int col0 = cc * perChunk * nr;
-                if (col0 >= ncb) return;
-                int cols = Math.Min(ncb, col0 + perChunk * nr) - col0;
-                var own = threads == 1 ? shared : PackBuffer.Rent();
-                try
-                {
-                    float* cBlock = (float*)ic + row0 * ldc + ss0 + jStart + col0;
-                    for (int pc = 0; pc < shape.K; pc += kcMax)
-                    {
-                        int kc = Math.Min(kcMax, shape.K - pc);
-                        PackA(shape, (float*)ia, row0, mc, pc, kc, own.A);
-                        float* bBlock = (float*)ibp + (long)jStart * shape.K + (long)pc * ncPad + (long)col0 * kc;
-                        // Later depth blocks accumulate onto what the first one wrote.
-                        Macro(kc, own.A, bBlock, cBlock, ldc, mc, cols, alpha, pc == 0 ? beta : 1f, wide);
-                    }
-                }
-                finally
-                {
-                    if (threads != 1) PackBuffer.Return(own);
-                }
-            });
+                int kc = Math.Min(kcMax, shape.K - pc);
+                PackA(shape, (float*)ia, row0, mc, pc, kc, buf.A);
+                // Later depth blocks accumulate onto what the first one wrote.
+                Macro(kc, buf.A, bp + (long)pc * ncPad + (long)col0 * kc, cBlock, ldc, mc, cols, alpha,
+                    pc == 0 ? beta : 1f, wide);
+            }
+            return buf;
         }
+
+        if (threads == 1 || tasks == 1)
+        {
+            var buf = PackBuffer.Rent();
+            try
+            {
+                for (int u = 0; u < tasks; u++) Task(u, buf);
+            }
+            finally { PackBuffer.Return(buf); }
+            return;
+        }
+        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, PackBuffer.Rent,
+            (u, _, buf) => Task(u, buf), PackBuffer.Return);
     }
 
     /// <summary>C[mc × nc] from a packed A block and packed B panels, tile by tile.</summary>
@@ -398,10 +358,14 @@ internal static unsafe class Sgemm
         private long _bLen;
         private int _kc, _mc;
 
+        /// <summary>Which column block of the current product B holds (-1: none; reset per rent).</summary>
+        public int PackedBlock = -1;
+
         public static PackBuffer Rent()
         {
             if (!s_pool.TryTake(out var buf)) buf = new PackBuffer();
             buf.EnsureA(KC, MC);
+            buf.PackedBlock = -1;
             return buf;
         }
 
