@@ -12,6 +12,11 @@ public sealed unsafe class GemmOpenBlas : IGemm
 {
     private readonly GemmCpu _managed = new();
 
+    /// <summary>Calls inside OpenBLAS right now. Only one at a time goes there: its pthread build
+    /// has one thread pool, and callers that already run in parallel (a conv splitting its work
+    /// over threads) do better on the managed kernel than queued on that pool.</summary>
+    private static int s_active;
+
     public void Gemm(in GemmShape s, double alpha, DeviceBuffer a, DeviceBuffer b, double beta, DeviceBuffer c)
     {
         if (!Native.Available || c.DType is not (DType.F32 or DType.F64))
@@ -19,9 +24,18 @@ public sealed unsafe class GemmOpenBlas : IGemm
             _managed.Gemm(s, alpha, a, b, beta, c);
             return;
         }
-        Native.SyncThreads();
-        if (c.DType == DType.F32) Run(s, (float)alpha, CpuBuffer.Array<float>(a), CpuBuffer.Array<float>(b), (float)beta, CpuBuffer.Array<float>(c));
-        else Run(s, alpha, CpuBuffer.Array<double>(a), CpuBuffer.Array<double>(b), beta, CpuBuffer.Array<double>(c));
+        try
+        {
+            if (Interlocked.Increment(ref s_active) > 1)
+            {
+                _managed.Gemm(s, alpha, a, b, beta, c);
+                return;
+            }
+            Native.SyncThreads();
+            if (c.DType == DType.F32) Run(s, (float)alpha, CpuBuffer.Array<float>(a), CpuBuffer.Array<float>(b), (float)beta, CpuBuffer.Array<float>(c));
+            else Run(s, alpha, CpuBuffer.Array<double>(a), CpuBuffer.Array<double>(b), beta, CpuBuffer.Array<double>(c));
+        }
+        finally { Interlocked.Decrement(ref s_active); }
     }
 
     /// <summary>True when libopenblas.so.0 was found and its cblas entry points resolved.</summary>
