@@ -178,40 +178,43 @@ internal static unsafe class Sgemm
     private static void PackA(in GemmShape s, float* a, int ic, int mc, int pc, int kc, float* dst)
     {
         nint lda = s.LdA;
+        if (s.TransA)
+        {
+            // Stored K×M: op(A)'s column p is a contiguous row. Walk each source row once across
+            // all panels (one page per row instead of one per row and panel).
+            int full = mc / MR * MR;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = a + (pc + p) * lda + ic;
+                float* d = dst + p * MR;
+                int ir = 0;
+                for (; ir < full; ir += MR, d += (nint)MR * kc)
+                {
+                    d[0] = src[ir]; d[1] = src[ir + 1]; d[2] = src[ir + 2];
+                    d[3] = src[ir + 3]; d[4] = src[ir + 4]; d[5] = src[ir + 5];
+                }
+                if (ir < mc)
+                    for (int r = 0; r < MR; r++) d[r] = ir + r < mc ? src[ir + r] : 0f;
+            }
+            return;
+        }
         for (int ir = 0; ir < mc; ir += MR)
         {
             int rows = Math.Min(MR, mc - ir);
             float* d = dst + (long)ir * kc;
-            if (s.TransA)
+            float* s0 = a + (ic + ir) * lda + pc;
+            if (rows == MR)
             {
-                // Stored K×M: op(A)'s column p is a contiguous row.
-                float* src = a + pc * lda + ic + ir;
-                if (rows == MR)
-                    for (int p = 0; p < kc; p++, src += lda, d += MR)
-                    {
-                        d[0] = src[0]; d[1] = src[1]; d[2] = src[2];
-                        d[3] = src[3]; d[4] = src[4]; d[5] = src[5];
-                    }
-                else
-                    for (int p = 0; p < kc; p++, src += lda, d += MR)
-                        for (int r = 0; r < MR; r++) d[r] = r < rows ? src[r] : 0f;
+                float* s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+                for (int p = 0; p < kc; p++, d += MR)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                    d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                }
             }
             else
-            {
-                float* s0 = a + (ic + ir) * lda + pc;
-                if (rows == MR)
-                {
-                    float* s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
-                    for (int p = 0; p < kc; p++, d += MR)
-                    {
-                        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
-                        d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
-                    }
-                }
-                else
-                    for (int p = 0; p < kc; p++, d += MR)
-                        for (int r = 0; r < MR; r++) d[r] = r < rows ? s0[r * lda + p] : 0f;
-            }
+                for (int p = 0; p < kc; p++, d += MR)
+                    for (int r = 0; r < MR; r++) d[r] = r < rows ? s0[r * lda + p] : 0f;
         }
     }
 
