@@ -96,6 +96,21 @@ public class GemmTests
         finally { (Sgemm.KC, Sgemm.MC, Sgemm.NC) = (kc, mc, nc); }
     }
 
+    [Test]
+    public void ShortBuffersAreRejected()
+    {
+        using var a = Tensor.Zeros([6 * 5]);
+        using var b = Tensor.Zeros([5 * 7]);
+        using var c = Tensor.Zeros([6 * 7]);
+        foreach (IGemm gemm in new IGemm[] { new GemmCpu(), new GemmOpenBlas() })
+        {
+            Assert.Throws<ArgumentException>(() => gemm.Gemm(new GemmShape(6, 7, 6), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+            Assert.Throws<ArgumentException>(() => gemm.Gemm(new GemmShape(6, 7, 5, Ldc: 8), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+            Assert.Throws<ArgumentException>(() => gemm.Gemm(new GemmShape(6, 7, 5, Batch: 2, StrideA: 30), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+            Assert.DoesNotThrow(() => gemm.Gemm(new GemmShape(6, 7, 5), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+        }
+    }
+
     private static void Run(Path path, Case t)
     {
         if (path == Path.Wide512)

@@ -19,6 +19,7 @@ public sealed unsafe class GemmOpenBlas : IGemm
 
     public void Gemm(in GemmShape s, double alpha, DeviceBuffer a, DeviceBuffer b, double beta, DeviceBuffer c)
     {
+        GemmCpu.CheckExtents(s, a, b, c);
         if (!Native.Available || c.DType is not (DType.F32 or DType.F64))
         {
             _managed.Gemm(s, alpha, a, b, beta, c);
