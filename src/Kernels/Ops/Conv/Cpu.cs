@@ -141,6 +141,11 @@ public sealed class ConvCpu : IConv
             if (ba is not null) AddPerChannel(dxa, 0, s.Batch, s.InChannels, geo.InPlane, 0, (int)geo.InPlane, ba);
             return;
         }
+        if (ShiftedForward.AppliesToBackwardData(s))
+        {
+            ShiftedForward.BackwardData<T>(s, dy, w, dx, bias);
+            return;
+        }
         var plan = new Plan(s);
         var gemm = dx.Device.Kernels.Get<IGemm>();
         int groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, k = cg * geo.KernelVolume;

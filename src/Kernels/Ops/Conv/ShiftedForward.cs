@@ -21,10 +21,48 @@ internal static class ShiftedForward
     internal static int MinInPerGroup = 8;
 
     /// <summary>Worth it when a GEMM per tap has enough depth; depthwise-like shapes use im2col.</summary>
-    public static bool Applies(in ConvShape s)
+    public static bool Applies(in ConvShape s) => s.InPerGroup >= MinInPerGroup && !s.IsPointwise && Fits(s);
+
+    /// <summary>Unit stride, and no output position needs input beyond the padded volume (a
+    /// transposed convolution's output padding can ask for more than the formula gives).</summary>
+    private static bool Fits(in ConvShape s)
     {
-        foreach (var v in s.Stride) if (v != 1) return false;
-        return s.InPerGroup >= MinInPerGroup && !s.IsPointwise;
+        for (int i = 0; i < s.SpatialRank; i++)
+            if (s.Stride[i] != 1 || s.Padding[i] < 0 ||
+                s.OutSize[i] > s.InSize[i] + 2 * s.Padding[i] - s.Dilation[i] * (s.Kernel[i] - 1)) return false;
+        return true;
+    }
+
+    /// <summary>The data gradient of a unit-stride convolution is itself a unit-stride convolution
+    /// of dy with the kernel flipped and its channel roles swapped, padded by d(k − 1) − p.</summary>
+    public static bool AppliesToBackwardData(in ConvShape s) =>
+        s.OutPerGroup >= MinInPerGroup && !s.IsPointwise && Fits(DataGradientShape(s));
+
+    private static ConvShape DataGradientShape(in ConvShape s)
+    {
+        var pad = new int[s.SpatialRank];
+        for (int i = 0; i < pad.Length; i++) pad[i] = s.Dilation[i] * (s.Kernel[i] - 1) - s.Padding[i];
+        return new ConvShape(s.Batch, s.OutChannels, s.InChannels, s.OutSize, s.InSize, s.Kernel, s.Stride, pad,
+            s.Dilation, s.Groups);
+    }
+
+    /// <summary>dx = conv(dy, flip(w) with in/out channels swapped per group) (+ bias per input channel).</summary>
+    public static void BackwardData<T>(in ConvShape s, DeviceBuffer dy, DeviceBuffer w, DeviceBuffer dx, DeviceBuffer? bias)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s2 = DataGradientShape(s);
+        int kk = (int)s.KernelVolume, og = s.OutPerGroup, cg = s.InPerGroup;
+        using var w2Buf = dx.Device.Allocate(dx.DType, s.WeightElements);
+        T[] wa = CpuBuffer.Array<T>(w), w2 = CpuBuffer.Array<T>(w2Buf);
+        // w2[g·cg + c][o][t] = w[g·og + o][c][kk − 1 − t]
+        for (int grp = 0; grp < s.Groups; grp++)
+            for (int c = 0; c < cg; c++)
+                for (int o = 0; o < og; o++)
+                {
+                    long dst = (((long)grp * cg + c) * og + o) * kk, src = (((long)grp * og + o) * cg + c) * kk;
+                    for (int t = 0; t < kk; t++) w2[dst + t] = wa[src + kk - 1 - t];
+                }
+        Run<T>(s2, dy, w2Buf, bias, dx);
     }
 
     public static void Run<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
