@@ -191,6 +191,11 @@ public sealed class ConvCpu : IConv
             dwa.AsSpan(0, (int)s.WeightElements).Clear();
             return;
         }
+        if (ShiftedForward.AppliesToWeights(s))
+        {
+            ShiftedForward.BackwardWeights<T>(s, x, dy, dw);
+            return;
+        }
         var geo = new Geometry(s);
         var plan = new Plan(s);
         var gemm = dw.Device.Kernels.Get<IGemm>();

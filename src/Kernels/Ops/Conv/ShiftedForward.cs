@@ -89,12 +89,7 @@ internal static class ShiftedForward
                 for (int t = 0; t < kk; t++)
                     wt[((long)t * s.OutChannels + o) * cg + c] = wa[((long)o * cg + c) * kk + t];
 
-        var offsets = new long[kk];
-        for (int kd = 0, t = 0; kd < g.KD; kd++)
-            for (int kh = 0; kh < g.KH; kh++)
-                for (int kw = 0; kw < g.KW; kw++, t++)
-                    offsets[t] = kd * g.DD * hw + (long)kh * g.DH * wp + kw * g.DW;
-
+        var offsets = TapOffsets(g, hw, wp);
         var geo = g;
         int cout = s.OutChannels;
         long blocks = (qv + qc - 1) / qc;
@@ -124,6 +119,96 @@ internal static class ShiftedForward
                 }
             });
         }
+    }
+
+    /// <summary>Applies to the weight gradient under the same conditions as to the forward.</summary>
+    public static bool AppliesToWeights(in ConvShape s) => Applies(s);
+
+    /// <summary>dw[o][c][t] = Σ_n Σ_q dy'[n, o, q] · xp[n, c, off(t) + q], with dy placed on the
+    /// padded grid (zeros at the positions that are not real). Each core sums its share of
+    /// position blocks into its own accumulator; the accumulators are added at the end.</summary>
+    public static void BackwardWeights<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer dy, DeviceBuffer dw)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new Geometry(s);
+        int dp = g.D + 2 * g.PD, hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
+        long plane = (long)dp * hp * wp, hw = (long)hp * wp;
+        long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW;
+        int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, cout = s.OutChannels;
+        int qc = (int)Math.Min(qv, BlockPositions);
+        long blocks = (qv + qc - 1) / qc;
+        int workers = (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads));
+        long perWorker = (blocks + workers - 1) / workers;
+        var device = dw.Device;
+        var gemm = device.Kernels.Get<IGemm>();
+        long accLength = (long)kk * cout * cg;
+
+        using var xpBuf = device.Allocate(dw.DType, s.InChannels * plane, zero: true);
+        using var dypBuf = device.Allocate(dw.DType, cout * qv, zero: true);
+        var accBufs = new DeviceBuffer[workers];
+        try
+        {
+            for (int i = 0; i < workers; i++) accBufs[i] = device.Allocate(dw.DType, accLength, zero: true);
+            T[] xa = CpuBuffer.Array<T>(x), dya = CpuBuffer.Array<T>(dy), xp = CpuBuffer.Array<T>(xpBuf), dyp = CpuBuffer.Array<T>(dypBuf);
+            var offsets = TapOffsets(g, hw, wp);
+            var geo = g;
+            for (int n = 0; n < s.Batch; n++)
+            {
+                Pad(g, s.InChannels, xa, (long)n * s.InChannels * g.InPlane, xp, dp, hp, wp);
+                long dyOffset = (long)n * cout * g.OutPlane;
+                CpuParallel.For(cout, g.OutPlane, (o0, o1) =>
+                {
+                    for (long o = o0; o < o1; o++)
+                        for (int d = 0; d < geo.OD; d++)
+                            for (int h = 0; h < geo.OH; h++)
+                                dya.AsSpan((int)(dyOffset + ((o * geo.OD + d) * geo.OH + h) * geo.OW), geo.OW)
+                                    .CopyTo(dyp.AsSpan((int)(o * qv + d * hw + (long)h * wp), geo.OW));
+                });
+                CpuParallel.For(workers, perWorker * qc * cout * cg * kk, (w0, w1) =>
+                {
+                    for (long wk = w0; wk < w1; wk++)
+                        for (long bi = wk * perWorker; bi < Math.Min(blocks, (wk + 1) * perWorker); bi++)
+                        {
+                            long q0 = bi * qc;
+                            int len = (int)Math.Min(qc, qv - q0);
+                            for (int t = 0; t < kk; t++)
+                            {
+                                // acc[t]_g (og × cg) += dy'_g (og × len) · xp_g[off(t) + q0 ..]ᵀ (len × cg)
+                                var shape = new GemmShape(og, cg, len, TransB: true, Lda: (int)qv, Ldb: (int)plane, Ldc: cg,
+                                    OffsetA: q0, OffsetB: offsets[t] + q0, OffsetC: (long)t * cout * cg,
+                                    Batch: groups, StrideA: og * qv, StrideB: cg * plane, StrideC: (long)og * cg);
+                                gemm.Gemm(shape, 1.0, dypBuf, xpBuf, 1.0, accBufs[wk]);
+                            }
+                        }
+                });
+            }
+            // dw[o][c][t] = Σ_workers acc[t][o][c]
+            T[] dwa = CpuBuffer.Array<T>(dw);
+            var accs = accBufs.Select(CpuBuffer.Array<T>).ToArray();
+            for (int o = 0; o < cout; o++)
+                for (int c = 0; c < cg; c++)
+                    for (int t = 0; t < kk; t++)
+                    {
+                        long a = ((long)t * cout + o) * cg + c;
+                        T sum = T.Zero;
+                        foreach (var acc in accs) sum += acc[a];
+                        dwa[((long)o * cg + c) * kk + t] = sum;
+                    }
+        }
+        finally
+        {
+            foreach (var b in accBufs) b?.Dispose();
+        }
+    }
+
+    private static long[] TapOffsets(in Geometry g, long hw, int wp)
+    {
+        var offsets = new long[g.KernelVolume];
+        for (int kd = 0, t = 0; kd < g.KD; kd++)
+            for (int kh = 0; kh < g.KH; kh++)
+                for (int kw = 0; kw < g.KW; kw++, t++)
+                    offsets[t] = kd * g.DD * hw + (long)kh * g.DH * wp + kw * g.DW;
+        return offsets;
     }
 
     /// <summary>Copies one image into the interior of the padded volume (its border stays zero).</summary>
