@@ -94,6 +94,9 @@ public class ConvTests
             [GradCheck.Input([1, 3, 4, 3], seed: 7), GradCheck.Input([3, 1, 3, 3], seed: 8)], what: "depthwise");
         GradCheck.Check(t => F.Conv2d(t[0], t[1], t[2]),
             [GradCheck.Input([2, 3, 2, 3], seed: 9), GradCheck.Input([5, 3, 1, 1], seed: 10), GradCheck.Input([5], seed: 11)], what: "1x1");
+        // Eight channels per group: the unit-stride padded-grid path for all three passes.
+        GradCheck.Check(t => F.Conv2d(t[0], t[1], t[2], padding: 1),
+            [GradCheck.Input([1, 8, 3, 4], seed: 28), GradCheck.Input([8, 8, 2, 3], seed: 29), GradCheck.Input([8], seed: 30)], what: "wide");
     }
 
     [Test]
@@ -121,6 +124,8 @@ public class ConvTests
             [GradCheck.Input([1, 2, 2, 3, 2], seed: 23), GradCheck.Input([2, 3, 3, 2, 3], seed: 24), GradCheck.Input([3], seed: 25)], what: "stride 2");
         GradCheck.Check(t => F.ConvTranspose3d(t[0], t[1], null, dilation: 2, groups: 2),
             [GradCheck.Input([2, 2, 2, 2, 3], seed: 26), GradCheck.Input([2, 1, 2, 2, 2], seed: 27)], what: "dilation, groups");
+        GradCheck.Check(t => F.ConvTranspose3d(t[0], t[1], t[2]),
+            [GradCheck.Input([1, 8, 2, 2, 2], seed: 31), GradCheck.Input([8, 8, 2, 2, 2], seed: 32), GradCheck.Input([8], seed: 33)], what: "wide");
     }
 
     [Test]
