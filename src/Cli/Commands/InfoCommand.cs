@@ -9,16 +9,19 @@ namespace Kernels.Cli.Commands;
 /// family with the implementations available on each device kind.</summary>
 public static class InfoCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var cmd = new Command("info", "Show the CPU, CUDA devices (or why none was found) and the kernel implementations per device");
-        cmd.SetAction(_ => Run());
+        cmd.SetAction(parse =>
+        {
+            cli.Prepare(parse);
+            return Run(cli.Out);
+        });
         return cmd;
     }
 
-    private static int Run()
+    private static int Run(IAnsiConsole console)
     {
-        var console = AnsiConsole.Console;
         console.MarkupLine($"[bold]CPU[/]: {Markup.Escape(CpuModel())}, {Environment.ProcessorCount} threads, " +
                            $"{(System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2" : "no AVX2")}" +
                            $"{(System.Runtime.Intrinsics.X86.Fma.IsSupported ? " + FMA" : "")}" +

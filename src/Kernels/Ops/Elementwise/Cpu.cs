@@ -36,7 +36,7 @@ public sealed class ElementwiseCpu : IElementwise
         switch (y.DType)
         {
             case DType.F32: Scalar(op, (float)scalar, n, x, y); break;
-            case DType.F64: Scalar(op, scalar, n, x, y); break;
+            case DType.F64: Scalar<double>(op, scalar, n, x, y); break;
             default: throw Unsupported(nameof(Scalar), y.DType);
         }
     }

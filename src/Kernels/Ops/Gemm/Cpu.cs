@@ -4,8 +4,8 @@ using Kernels.Registry;
 
 namespace Kernels.Ops.Gemm;
 
-/// <summary>Straightforward reference GEMM (i-k-j loops, rows in parallel). The fast packed kernel
-/// replaces this for float32.</summary>
+/// <summary>CPU GEMM: float32 runs the packed, blocked SIMD kernel (<see cref="Sgemm"/>) where FMA
+/// is available; float64 (gradient checks) and machines without FMA use the reference loops.</summary>
 [KernelImplementation("cpu", 0, DeviceKind.Cpu)]
 public sealed class GemmCpu : IGemm
 {
@@ -13,12 +13,19 @@ public sealed class GemmCpu : IGemm
     {
         switch (c.DType)
         {
+            case DType.F32 when Sgemm.Supported && !ForceReference:
+                Sgemm.Run(s, (float)alpha, CpuBuffer.Array<float>(a), CpuBuffer.Array<float>(b), (float)beta, CpuBuffer.Array<float>(c));
+                break;
             case DType.F32: Reference(s, (float)alpha, CpuBuffer.Array<float>(a), CpuBuffer.Array<float>(b), (float)beta, CpuBuffer.Array<float>(c)); break;
             case DType.F64: Reference(s, alpha, CpuBuffer.Array<double>(a), CpuBuffer.Array<double>(b), beta, CpuBuffer.Array<double>(c)); break;
             default: throw new NotSupportedException($"Gemm: dtype {c.DType.Name()} is not supported on the cpu");
         }
     }
 
+    /// <summary>Tests and benchmarks set this to run float32 through the reference loops.</summary>
+    internal static bool ForceReference;
+
+    /// <summary>The naive GEMM the fast paths are tested against (rows in parallel, i-k-j loops).</summary>
     internal static void Reference<T>(GemmShape s, T alpha, T[] a, T[] b, T beta, T[] c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -34,7 +41,6 @@ public sealed class GemmCpu : IGemm
                 for (int p = 0; p < k; p++)
                 {
                     T av = s.TransA ? a[ao + (long)p * lda + i] : a[ao + (long)i * lda + p];
-                    if (av == T.Zero) continue;
                     if (s.TransB)
                         for (int j = 0; j < n; j++) acc[j] += av * b[bo + (long)j * ldb + p];
                     else

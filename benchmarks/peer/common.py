@@ -1,0 +1,53 @@
+"""Shared timing for the PyTorch peer benchmarks (see benchmarks/README.md).
+
+A peer script calls `setup()` once, then `bench(name, fn, flops)` per case. `name` must equal the
+BenchmarkDotNet Description of the matching C# benchmark; each call prints one JSON line
+{"name": ..., "seconds": <median>, "flops": <flops per call>} on stdout (nothing else goes to
+stdout, so compare.py can parse it).
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+_ARGS = None
+
+
+def setup(description=""):
+    """Parses the common flags (--threads, --warmup, --repeat, --filter) and configures torch."""
+    global _ARGS
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls before measuring")
+    p.add_argument("--repeat", type=int, default=5, help="timed calls; the median is reported")
+    p.add_argument("--filter", default="", help="only cases whose name contains this text")
+    _ARGS = p.parse_args()
+    torch.set_num_threads(_ARGS.threads)
+    torch.set_grad_enabled(False)
+    return _ARGS
+
+
+def wanted(name):
+    return _ARGS is None or _ARGS.filter in name
+
+
+def bench(name, fn, flops):
+    """Times fn() (warm-up, then the median of --repeat calls) and prints the JSON line."""
+    if not wanted(name):
+        return None
+    warmup = _ARGS.warmup if _ARGS else 2
+    repeat = _ARGS.repeat if _ARGS else 5
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(json.dumps({"name": name, "seconds": med, "flops": float(flops)}))
+    sys.stdout.flush()
+    return med
