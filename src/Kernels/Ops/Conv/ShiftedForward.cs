@@ -15,7 +15,29 @@ namespace Kernels.Ops.Conv;
 internal static class ShiftedForward
 {
     /// <summary>Grid positions per y' block (the block holds OutChannels × this many values).</summary>
-    internal static int BlockPositions = 1024;
+    internal static int BlockPositions = 1 << 20;
+
+    /// <summary>Per-tap GEMMs below this many flops are handed to the cores as whole position
+    /// blocks (GEMMs this small run on the calling thread); bigger ones run one block at a time
+    /// and the GEMM splits them itself. Never both: a parallel GEMM inside a parallel loop
+    /// oversubscribes the two cores and waits on the thread pool.</summary>
+    internal const long SmallGemmFlops = 3_000_000;
+
+    /// <summary>Positions per block, and whether blocks run in parallel. tapFlops is the work of
+    /// one tap per grid position (2·og·cg·groups).</summary>
+    private static (int Qc, bool Outer) Blocking(long qv, long tapFlops)
+    {
+        bool outer = tapFlops * 256 < SmallGemmFlops;
+        long qc = outer ? Math.Max(256, SmallGemmFlops / tapFlops) : 4096;
+        return ((int)Math.Max(1, Math.Min(Math.Min(qc, BlockPositions), qv)), outer);
+    }
+
+    /// <summary>Runs body(b0, b1) over blocks: split across the cores, or on this thread.</summary>
+    private static void ForBlocks(long blocks, bool outer, Action<long, long> body)
+    {
+        if (outer) CpuParallel.For(blocks, CpuParallel.InlineWork, body);
+        else body(0, blocks);
+    }
 
     /// <summary>Fewest input channels per group for which this path is taken.</summary>
     internal static int MinInPerGroup = 8;
@@ -73,7 +95,7 @@ internal static class ShiftedForward
         long plane = (long)dp * hp * wp, hw = (long)hp * wp;
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW; // one past the last real position
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup;
-        int qc = (int)Math.Min(qv, BlockPositions);
+        var (qc, outer) = Blocking(qv, 2L * og * cg * groups);
         var device = y.Device;
         var gemm = device.Kernels.Get<IGemm>();
 
@@ -99,7 +121,7 @@ internal static class ShiftedForward
             long yOffset = (long)n * cout * g.OutPlane;
             // Blocks go to the cores whole (each with its own y' block), so the per-tap GEMMs are
             // small and mostly run on the calling thread: no hand-off per GEMM.
-            CpuParallel.For(blocks, (long)qc * cout * cg * kk, (b0, b1) =>
+            ForBlocks(blocks, outer, (b0, b1) =>
             {
                 using var blockBuf = device.Allocate(y.DType, (long)cout * qc);
                 T[] block = CpuBuffer.Array<T>(blockBuf);
@@ -135,9 +157,9 @@ internal static class ShiftedForward
         long plane = (long)dp * hp * wp, hw = (long)hp * wp;
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW;
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, cout = s.OutChannels;
-        int qc = (int)Math.Min(qv, BlockPositions);
+        var (qc, outer) = Blocking(qv, 2L * og * cg * groups);
         long blocks = (qv + qc - 1) / qc;
-        int workers = (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads));
+        int workers = outer ? (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads)) : 1;
         long perWorker = (blocks + workers - 1) / workers;
         var device = dw.Device;
         var gemm = device.Kernels.Get<IGemm>();
@@ -164,7 +186,7 @@ internal static class ShiftedForward
                                 dya.AsSpan((int)(dyOffset + ((o * geo.OD + d) * geo.OH + h) * geo.OW), geo.OW)
                                     .CopyTo(dyp.AsSpan((int)(o * qv + d * hw + (long)h * wp), geo.OW));
                 });
-                CpuParallel.For(workers, perWorker * qc * cout * cg * kk, (w0, w1) =>
+                ForBlocks(workers, outer, (w0, w1) =>
                 {
                     for (long wk = w0; wk < w1; wk++)
                         for (long bi = wk * perWorker; bi < Math.Min(blocks, (wk + 1) * perWorker); bi++)
