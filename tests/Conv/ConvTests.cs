@@ -66,20 +66,20 @@ public class ConvTests
     public void BlockingAndPathChoiceDoNotChangeResults(long budget, bool forceShifted)
     {
         long keepBudget = ConvCpu.ColumnBudget;
-        int keepMin = ShiftedForward.MinInPerGroup, keepBlock = ShiftedForward.BlockPositions;
+        int keepMin = PaddedGrid.MinInPerGroup, keepBlock = PaddedGrid.BlockPositions;
         try
         {
             ConvCpu.ColumnBudget = budget;
-            ShiftedForward.MinInPerGroup = forceShifted ? 1 : int.MaxValue;
-            ShiftedForward.BlockPositions = forceShifted ? 7 : keepBlock;
+            PaddedGrid.MinInPerGroup = forceShifted ? 1 : int.MaxValue;
+            PaddedGrid.BlockPositions = forceShifted ? 7 : keepBlock;
             CheckAgainstPyTorch(DType.F64, 1e-10);
             if (forceShifted) CheckAgainstPyTorch(DType.F32, 1e-4);
         }
         finally
         {
             ConvCpu.ColumnBudget = keepBudget;
-            ShiftedForward.MinInPerGroup = keepMin;
-            ShiftedForward.BlockPositions = keepBlock;
+            PaddedGrid.MinInPerGroup = keepMin;
+            PaddedGrid.BlockPositions = keepBlock;
         }
     }
 

@@ -87,9 +87,9 @@ public sealed class ConvCpu : IConv
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (s.Batch == 0 || s.OutSpatial == 0) return;
-        if (ShiftedForward.Applies(s))
+        if (PaddedGrid.Applies(s))
         {
-            ShiftedForward.Run<T>(s, x, w, bias, y);
+            PaddedGrid.Run<T>(s, x, w, bias, y);
             return;
         }
         var geo = new Geometry(s);
@@ -141,9 +141,9 @@ public sealed class ConvCpu : IConv
             if (ba is not null) AddPerChannel(dxa, 0, s.Batch, s.InChannels, geo.InPlane, 0, (int)geo.InPlane, ba);
             return;
         }
-        if (ShiftedForward.AppliesToBackwardData(s))
+        if (PaddedGrid.AppliesToBackwardData(s))
         {
-            ShiftedForward.BackwardData<T>(s, dy, w, dx, bias);
+            PaddedGrid.BackwardData<T>(s, dy, w, dx, bias);
             return;
         }
         var plan = new Plan(s);
@@ -191,9 +191,9 @@ public sealed class ConvCpu : IConv
             dwa.AsSpan(0, (int)s.WeightElements).Clear();
             return;
         }
-        if (ShiftedForward.AppliesToWeights(s))
+        if (PaddedGrid.AppliesToWeights(s))
         {
-            ShiftedForward.BackwardWeights<T>(s, x, dy, dw);
+            PaddedGrid.BackwardWeights<T>(s, x, dy, dw);
             return;
         }
         var geo = new Geometry(s);

@@ -5,14 +5,14 @@ using Kernels.Ops.Gemm;
 
 namespace Kernels.Ops.Conv;
 
-/// <summary>Unit-stride forward without a column matrix. The input is copied once into a
-/// zero-padded volume xp; the output is computed on xp's grid (positions q = d·Hp·Wp + h·Wp + w,
+/// <summary>Unit-stride convolution without a column matrix (forward and both gradients). The input
+/// is copied once into a zero-padded volume xp; the output is computed on xp's grid (positions q = d·Hp·Wp + h·Wp + w,
 /// of which those with h &lt; OH and w &lt; OW are real). On that grid the operand of kernel tap t
 /// is xp itself shifted by a constant offset, so y' = Σ_t W_t · xp[off(t) + q] is one GEMM per tap
 /// (K = channels per group) reading xp in place, accumulated into a block of y' that stays in
 /// cache. The real positions are then copied to y. This writes no kk-fold column matrix: the
 /// im2col path moves kk times the input through memory, which dominated 3×3×3 convolutions.</summary>
-internal static class ShiftedForward
+internal static class PaddedGrid
 {
     /// <summary>Grid positions per y' block (the block holds OutChannels × this many values).</summary>
     internal static int BlockPositions = 1 << 20;
