@@ -23,6 +23,9 @@ internal static class PaddedGrid
     /// oversubscribes the two cores and waits on the thread pool.</summary>
     internal const long SmallGemmFlops = 3_000_000;
 
+    /// <summary>Tests switch the direct float32 weight-gradient tiles off to reach the GEMM form.</summary>
+    internal static bool DirectWeights = true;
+
     /// <summary>Positions per block, and whether blocks run in parallel. tapFlops is the work of
     /// one tap per grid position (2·og·cg·groups).</summary>
     private static (int Qc, bool Outer) Blocking(long qv, long tapFlops)
@@ -157,7 +160,9 @@ internal static class PaddedGrid
         long plane = (long)dp * hp * wp, hw = (long)hp * wp;
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW;
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, cout = s.OutChannels;
-        var (qc, outer) = Blocking(qv, 2L * og * cg * groups);
+        // float32 with FMA sums taps directly (no GEMM inside, so blocks always go to the cores).
+        bool direct = typeof(T) == typeof(float) && WeightTiles.Supported && DirectWeights;
+        var (qc, outer) = direct ? ((int)Math.Min(Math.Min(2048, BlockPositions), qv), true) : Blocking(qv, 2L * og * cg * groups);
         long blocks = (qv + qc - 1) / qc;
         int workers = outer ? (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads)) : 1;
         long perWorker = (blocks + workers - 1) / workers;
@@ -193,6 +198,12 @@ internal static class PaddedGrid
                         {
                             long q0 = bi * qc;
                             int len = (int)Math.Min(qc, qv - q0);
+                            if (direct)
+                            {
+                                WeightTiles.Block((float[])(object)dyp, qv, (float[])(object)xp, plane, offsets, groups, og, cg,
+                                    q0, len, CpuBuffer.Array<float>(accBufs[wk]));
+                                continue;
+                            }
                             for (int t = 0; t < kk; t++)
                             {
                                 // acc[t]_g (og × cg) += dy'_g (og × len) · xp_g[off(t) + q0 ..]ᵀ (len × cg)
