@@ -55,4 +55,23 @@ g = torch.randn_like(y)
 y.backward(g)
 out.update({"emb.state.weight": emb.weight.detach().clone(), "emb.index": idx.to(torch.int32), "emb.y": y.detach(),
             "emb.g": g, "emb.grad.weight": emb.weight.grad})
+# MultiheadAttention (batch_first, 3 heads of 2): gradients of query, key, value and every
+# parameter, with an additive attention mask; batch 1, 2 queries over 5 keys.
+mha = nn.MultiheadAttention(6, 3, batch_first=True).to(D)
+with torch.no_grad():
+    for p in mha.parameters():
+        p.uniform_(-0.6, 0.6)
+q = torch.randn(1, 2, 6, dtype=D).requires_grad_(True)
+k = torch.randn(1, 5, 6, dtype=D).requires_grad_(True)
+v = torch.randn(1, 5, 6, dtype=D).requires_grad_(True)
+mask = torch.randn(2, 5, dtype=D)
+o, _ = mha(q, k, v, attn_mask=mask, need_weights=False)
+g = torch.randn_like(o)
+o.backward(g)
+for key, val in mha.state_dict().items():
+    out["mha.state." + key] = val.detach().clone()
+out.update({"mha.q": q.detach(), "mha.k": k.detach(), "mha.v": v.detach(), "mha.mask": mask, "mha.y": o.detach(),
+            "mha.g": g, "mha.dq": q.grad, "mha.dk": k.grad, "mha.dv": v.grad})
+for key, p in mha.named_parameters():
+    out["mha.grad." + key] = p.grad
 save("layers", out)

@@ -94,6 +94,33 @@ public class LayerAuditTests
     }
 
     [Test]
+    public void MultiheadAttentionInputAndParameterGradientsMatchPyTorch()
+    {
+        var v = new VectorFile("layers");
+        using var m = new MultiheadAttention(6, 3, dtype: DType.F64);
+        Load(m, v, "mha");
+        using var scope = TensorScope.Begin();
+        var q = v.Tensor("mha.q", DType.F64);
+        var k = v.Tensor("mha.k", DType.F64);
+        var val = v.Tensor("mha.v", DType.F64);
+        q.RequiresGrad = k.RequiresGrad = val.RequiresGrad = true;
+        var (y, w) = m.Forward(q, k, val, needWeights: false, attnMask: v.Tensor("mha.mask", DType.F64));
+        Assert.That(w, Is.Null);
+        Approx.Equal(v.Doubles("mha.y"), y, 1e-10, 1e-12, "output");
+        y.Backward(v.Tensor("mha.g", DType.F64));
+        Approx.Equal(v.Doubles("mha.dq"), q.Grad!, 1e-10, 1e-12, "d query");
+        Approx.Equal(v.Doubles("mha.dk"), k.Grad!, 1e-10, 1e-12, "d key");
+        Approx.Equal(v.Doubles("mha.dv"), val.Grad!, 1e-10, 1e-12, "d value");
+        int n = 0;
+        foreach (var (pname, p) in m.NamedParameters())
+        {
+            Approx.Equal(v.Doubles("mha.grad." + pname), p.Grad!, 1e-10, 1e-12, pname + " gradient");
+            n++;
+        }
+        Assert.That(n, Is.EqualTo(4), "in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias");
+    }
+
+    [Test]
     public void LayersInFloat32MatchTheFloat64Reference()
     {
         // The same modules built in float32 and loaded from the float64 state, against PyTorch's float64 output.
