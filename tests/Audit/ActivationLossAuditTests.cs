@@ -78,3 +78,41 @@ public class ActivationLossAuditTests
             "a target outside [0, C) is refused");
     }
 }
+
+/// <summary>MSE and L1 against PyTorch in both dtypes with reduction None, batch 1 and an exact
+/// input = target tie (L1's gradient there is PyTorch's sign(0) = 0), gradients of both arguments.</summary>
+public class RegressionLossAuditTests
+{
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void MseAndL1WithReductionNoneAndATieMatchPyTorch(DType dtype)
+    {
+        var v = new VectorFile("loss");
+        double tol = dtype == DType.F32 ? 1e-6 : 1e-12;
+        foreach (var tag in new[] { "mse", "l1" })
+        {
+            using var scope = TensorScope.Begin();
+            var a = v.Tensor("tie.a", dtype);
+            var b = v.Tensor("tie.b", dtype);
+            a.RequiresGrad = b.RequiresGrad = true;
+            var loss = tag == "mse" ? F.MseLoss(a, b, Reduction.None) : F.L1Loss(a, b, Reduction.None);
+            Assert.That(loss.Shape.ToArray(), Is.EqualTo(v.Shape($"tie.{tag}.none")), tag + " shape");
+            Approx.Equal(v.Doubles($"tie.{tag}.none"), loss, tol, tol, tag + " none");
+            loss.Backward(v.Tensor($"tie.{tag}.g", dtype));
+            Approx.Equal(v.Doubles($"tie.{tag}.da"), a.Grad!, tol, tol, tag + " d input");
+            Approx.Equal(v.Doubles($"tie.{tag}.db"), b.Grad!, tol, tol, tag + " d target");
+        }
+    }
+
+    [Test]
+    public void MseAndL1MeanAndSumInFloat32()
+    {
+        var v = new VectorFile("loss");
+        using var scope = TensorScope.Begin();
+        var a = v.Tensor("reg.a");
+        var b = v.Tensor("reg.b");
+        Approx.Equal(v.Doubles("mse.mean"), F.MseLoss(a, b), 1e-6, 1e-6, "mse mean");
+        Approx.Equal(v.Doubles("mse.sum"), F.MseLoss(a, b, Reduction.Sum), 1e-6, 1e-6, "mse sum");
+        Approx.Equal(v.Doubles("l1.mean"), F.L1Loss(a, b), 1e-6, 1e-6, "l1 mean");
+        Approx.Equal(v.Doubles("l1.sum"), F.L1Loss(a, b, Reduction.Sum), 1e-6, 1e-6, "l1 sum");
+    }
+}
