@@ -25,7 +25,7 @@ internal static class PaddedGrid
 
     /// <summary>Tests switch the direct float32 tiles (forward and weight gradient) off to reach
     /// the GEMM form.</summary>
-    internal static bool DirectWeights = true;
+    internal static bool DirectTiles = true;
 
     /// <summary>Positions per block, and whether blocks run in parallel. tapFlops is the work of
     /// one tap per grid position (2·og·cg·groups).</summary>
@@ -100,7 +100,7 @@ internal static class PaddedGrid
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW; // one past the last real position
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup;
         // float32 with FMA: register tiles straight from xp (no GEMM inside, so blocks go to the cores).
-        bool direct = typeof(T) == typeof(float) && ForwardTiles.Supported && DirectWeights;
+        bool direct = typeof(T) == typeof(float) && ForwardTiles.Supported && DirectTiles;
         var (qc, outer) = direct ? ((int)Math.Min(Math.Min(1536, BlockPositions), qv), true) : Blocking(qv, 2L * og * cg * groups);
         var device = y.Device;
         var gemm = device.Kernels.Get<IGemm>();
@@ -173,7 +173,7 @@ internal static class PaddedGrid
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW;
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, cout = s.OutChannels;
         // float32 with FMA sums taps directly (no GEMM inside, so blocks always go to the cores).
-        bool direct = typeof(T) == typeof(float) && WeightTiles.Supported && DirectWeights;
+        bool direct = typeof(T) == typeof(float) && WeightTiles.Supported && DirectTiles;
         var (qc, outer) = direct ? ((int)Math.Min(Math.Min(2048, BlockPositions), qv), true) : Blocking(qv, 2L * og * cg * groups);
         long blocks = (qv + qc - 1) / qc;
         int workers = outer ? (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads)) : 1;
