@@ -105,7 +105,7 @@ public:
             if (g.arrived > 0 && g.arrived >= std::popcount(mask & live_)) release(g);
     }
 
-    unsigned live() const { return live_; }
+    unsigned live() const { return live_.load(); }
 
     std::uint64_t slot[32]{};
     unsigned char flag[32]{};
@@ -126,7 +126,7 @@ private:
 
     std::mutex m_;
     std::condition_variable cv_;
-    unsigned live_ = 0;
+    std::atomic<unsigned> live_{0}; // read without the lock by shuffles and __activemask
     std::map<unsigned, Group> groups_;
 };
 
@@ -319,7 +319,9 @@ T exchange(unsigned mask, T v, int src)
     return r;
 }
 
-inline unsigned ballot(unsigned mask, bool pred)
+// Returns the votes of the group's lanes; members receives the lanes that voted (read while the
+// group is still together: a lane that moves on may leave the kernel and change live()).
+inline unsigned ballot(unsigned mask, bool pred, unsigned* members_out = nullptr)
 {
     WarpSync& w = my_warp();
     w.flag[lane_id()] = pred ? 1 : 0;
@@ -327,6 +329,7 @@ inline unsigned ballot(unsigned mask, bool pred)
     unsigned bits = 0, members = mask & w.live();
     for (int i = 0; i < 32; ++i)
         if ((members & (1u << i)) && w.flag[i]) bits |= 1u << i;
+    if (members_out) *members_out = members;
     w.arrive_and_wait(mask);
     return bits;
 }
@@ -371,8 +374,10 @@ inline unsigned __ballot_sync(unsigned mask, int pred) { return kemu::ballot(mas
 inline int __any_sync(unsigned mask, int pred) { return kemu::ballot(mask, pred != 0) != 0; }
 inline int __all_sync(unsigned mask, int pred)
 {
-    return kemu::ballot(mask, pred != 0) == (mask & kemu::my_warp().live());
+    unsigned members = 0;
+    return kemu::ballot(mask, pred != 0, &members) == members;
 }
+// The emulator's warps never diverge in time, so the active lanes are those that have not left the kernel.
 inline unsigned __activemask() { return kemu::my_warp().live(); }
 inline int __popc(unsigned v) { return std::popcount(v); }
 inline int __ffs(int v) { return v == 0 ? 0 : std::countr_zero(static_cast<unsigned>(v)) + 1; }
