@@ -3,8 +3,8 @@ using Kernels.Tests.Support;
 
 namespace Kernels.Tests.Native;
 
-/// <summary>native/elementwise.cu (Axpby, same-shape Add and Mul) called directly: there is no C#
-/// Native Elementwise implementation yet, since the family interface is much larger.</summary>
+/// <summary>native/elementwise.cu's Axpby and same-shape Add / Mul entry points called directly
+/// through EmuNative (the family-level comparison is in ElementwiseFamilyNativeTests).</summary>
 public unsafe class ElementwiseNativeTests
 {
     [SetUp]

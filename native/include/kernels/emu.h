@@ -440,7 +440,12 @@ inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 inline float min(float a, float b) { return std::fmin(a, b); }
 inline float max(float a, float b) { return std::fmax(a, b); }
-// expf, erff, tanhf, fmaxf ... come from the C library's <math.h> in the global namespace.
+// expf, erff, tanhf, fmaxf ... come from the C library's <math.h> in the global namespace; the
+// classification macros became std:: functions in <cmath>, CUDA has them global.
+using std::isfinite;
+using std::isinf;
+using std::isnan;
+using std::signbit;
 
 #define KERNELS_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::kemu::dynamic_shared())
 #define KERNELS_LAUNCH(kernel, grid, block, smem, stream, ...)                                      \

@@ -121,7 +121,9 @@ public static unsafe partial class EmuNative
     public static partial int ActivationBackwardF32(int kind, float alpha, float* x, float* y, float* dy, float* dx,
         long n, nint stream);
 
-    // Elementwise subset (native/elementwise.cu): y = alpha·x + beta·y; y = a + b; y = a · b.
+    // Elementwise (native/elementwise.cu): y = alpha·x + beta·y; same-shape y = a + b, y = a · b;
+    // broadcast binary, unary, scalar ops (op numbers of Kernels.Ops.Elementwise's enums), the
+    // sum that undoes a broadcast, word fills and copies, casts.
     [LibraryImport(Lib, EntryPoint = "kernels_elementwise_axpby_f32")]
     public static partial int AxpbyF32(float alpha, float* x, float beta, float* y, long n, nint stream);
 
@@ -130,6 +132,36 @@ public static unsafe partial class EmuNative
 
     [LibraryImport(Lib, EntryPoint = "kernels_elementwise_mul_f32")]
     public static partial int MulF32(float* a, float* b, float* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_binary_f32")]
+    public static partial int BinaryF32(int op, int rank, long* dims, long* strideA, long* strideB, float* a, float* b,
+        float* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_unary_f32")]
+    public static partial int UnaryF32(int op, float* x, float* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_scalar_f32")]
+    public static partial int ScalarF32(int op, float s, float* x, float* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_sum_to_shape_f32")]
+    public static partial int SumToShapeF32(int keptRank, long* keptDims, long* keptStride, int reducedRank,
+        long* reducedDims, long* reducedStride, float* x, float* y, long outputLength, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_fill_u32")]
+    public static partial int FillU32(uint value, uint* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_fill_u64")]
+    public static partial int FillU64(ulong value, ulong* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_copy_u32")]
+    public static partial int CopyU32(uint* x, uint* y, long n, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_copy_u64")]
+    public static partial int CopyU64(ulong* x, ulong* y, long n, nint stream);
+
+    /// <summary>which: 0 f32→f64, 1 f64→f32, 2 i32→f32, 3 i32→f64.</summary>
+    [LibraryImport(Lib, EntryPoint = "kernels_elementwise_cast")]
+    public static partial int Cast(int which, void* x, void* y, long n, nint stream);
 
     // Emulator self-test kernels (native/emu_selftest.cu); the caller chooses the geometry.
     [LibraryImport(Lib, EntryPoint = "kernels_selftest_block_sum")]
