@@ -10,8 +10,6 @@
 #define KERNELS_ACT_SIGMOID 3
 #define KERNELS_ACT_TANH 4
 
-static const unsigned kActivationBlock = 256;
-
 extern "C" __global__ void activation_forward_f32(int kind, float alpha, const float* __restrict__ x,
                                                   float* __restrict__ y, long long n)
 {
@@ -59,6 +57,7 @@ extern "C" __global__ void activation_backward_f32(int kind, float alpha, const 
 }
 
 #if !defined(__CUDACC_RTC__)
+static const unsigned kActivationBlock = 256;
 extern "C" int kernels_activation_forward_f32(int kind, float alpha, const float* x, float* y, long long n,
                                               void* stream)
 {

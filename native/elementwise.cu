@@ -6,8 +6,6 @@
 // Geometry: 1-D grid-stride loops, 256 threads per block, at most KERNELS_MAX_BLOCKS blocks.
 #include "kernels/emu.h"
 
-static const unsigned kElementwiseBlock = 256;
-
 #define KERNELS_MAX_RANK 8
 
 struct BroadcastParams
@@ -221,6 +219,7 @@ extern "C" __global__ void elementwise_mul_f32(const float* __restrict__ a, cons
 }
 
 #if !defined(__CUDACC_RTC__)
+static const unsigned kElementwiseBlock = 256;
 
 // Broadcast binary op; dims and strides hold rank (≤ 8) entries each.
 extern "C" int kernels_elementwise_binary_f32(int op, int rank, const long long* dims, const long long* stride_a,
