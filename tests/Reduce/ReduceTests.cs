@@ -107,6 +107,11 @@ public class ReduceTests
         var x = Tensor.FromArray(new float[] { 1, float.NaN, 3, float.NaN, 0, -1 }, [2, 3]);
         Assert.That(F.ArgMax(x, 1).ToArray<int>(), Is.EqualTo(new[] { 1, 0 }));
         Assert.That(F.Max(x, 1).ToFloats().All(float.IsNaN), Is.True);
+        // Along axis 0 (lanes strided in memory): [1, NaN, 3] vs [NaN, 0, -1].
+        var t = Tensor.FromArray(new float[] { 1, float.NaN, 3, float.NaN, 0, -1 }, [2, 3]);
+        Assert.That(F.ArgMax(t, 0).ToArray<int>(), Is.EqualTo(new[] { 1, 0, 0 }));
+        var m = F.Max(t, 0).ToFloats();
+        Assert.That(float.IsNaN(m[0]) && float.IsNaN(m[1]) && m[2] == 3, Is.True, string.Join(", ", m));
     }
 
     [Test]
@@ -121,11 +126,25 @@ public class ReduceTests
         Assert.That(F.Sum(Tensor.Scalar(4, DType.F64)).Item(), Is.EqualTo(4));
     }
 
+    [TestCase(DType.F32), TestCase(DType.F64)]
+    public void LongColumnSumsAreExact(DType dtype)
+    {
+        // [20000, 5] over axis 0 takes the split path; small integers sum exactly in any order.
+        var host = new double[20_000 * 5];
+        for (int i = 0; i < host.Length; i++) host[i] = (i * 7 % 11) - 5;
+        var expected = new double[5];
+        for (int i = 0; i < host.Length; i++) expected[i % 5] += host[i];
+        var x = Tensor.FromHost(host, [20_000, 5], dtype);
+        Assert.That(F.Sum(x, [0]).ToDoubles(), Is.EqualTo(expected));
+        Assert.That(F.Mean(x, [0]).ToDoubles(), Is.EqualTo(expected.Select(e => e / 20_000)).Within(1e-6));
+    }
+
     [Test]
     public void SumDoesNotDependOnTheThreadCount()
     {
         var x = Tensor.Rand([3, 70_001], -1, 1);
         var w = Tensor.Rand([40, 3, 900], -1, 1);
+        var col = Tensor.Rand([20_000, 5], -1, 1); // few long columns: the reduced axis is split
         int keep = CpuParallel.Threads;
         try
         {
@@ -133,7 +152,9 @@ public class ReduceTests
             var a = F.Sum(x, [1]).ToFloats();
             var aw = F.Sum(w, [0]).ToFloats();
             var am = F.Mean(x).Item();
+            var ac = F.Sum(col, [0]).ToFloats();
             CpuParallel.Threads = 4;
+            Assert.That(F.Sum(col, [0]).ToFloats(), Is.EqualTo(ac));
             Assert.That(F.Sum(x, [1]).ToFloats(), Is.EqualTo(a));
             Assert.That(F.Sum(w, [0]).ToFloats(), Is.EqualTo(aw));
             Assert.That(F.Mean(x).Item(), Is.EqualTo(am));
@@ -142,6 +163,24 @@ public class ReduceTests
         {
             CpuParallel.Threads = keep;
         }
+    }
+
+    [Test]
+    public void MultiPassReductionsAndBackwardLeaveNoTensorsBehind()
+    {
+        long before = TensorStats.LiveTensors, bytes = TensorStats.LiveBytes;
+        var x = GradCheck.Input([3, 4, 5, 6]);
+        using (TensorScope.Begin())
+        {
+            // Axes 0 and 2 are not adjacent: two passes with a temporary in between.
+            var loss = F.Sum(F.Mul(F.Mean(x, [0, 2]), F.Max(F.Sum(x, [1, 3], keepDim: true), 2)));
+            loss.Backward();
+            var i = Tensor.FromArray(new[] { 0, 2 }, [2]);
+            F.Sum(F.Softmax(F.Concat([F.Slice(F.Permute(x, 0, 1, 3, 2), 0, 1, 2), F.Pad(F.Transpose(F.IndexSelect(x, 0, i), 2, 3), [0, 0, 0, 0, 0, 0, 0, 0])], 0))).Backward();
+        }
+        x.Dispose();
+        Assert.That(TensorStats.LiveTensors, Is.EqualTo(before), "live tensors");
+        Assert.That(TensorStats.LiveBytes, Is.EqualTo(bytes), "live bytes");
     }
 
     [Test]

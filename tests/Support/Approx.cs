@@ -14,7 +14,7 @@ public static class Approx
         for (int i = 0; i < expected.Length; i++)
         {
             double e = expected[i], a = actual[i];
-            if (double.IsNaN(e) && double.IsNaN(a)) continue;
+            if ((double.IsNaN(e) && double.IsNaN(a)) || a == e) continue;
             double excess = Math.Abs(a - e) - (atol + rtol * Math.Abs(e));
             if (double.IsNaN(a) || double.IsNaN(excess) || excess > worstExcess || (double.IsInfinity(e) && a != e))
             {

@@ -14,19 +14,25 @@ public interface IDropout : IKernelFamily
 }
 
 /// <summary>The mask rule shared by every implementation (a GPU kernel must reproduce it bit for
-/// bit): SplitMix64's finaliser over seed + (i + 1)·φ, whose high 32 bits are compared with
-/// ⌊p·2³²⌋.</summary>
+/// bit). The 64-bit seed gives two keys a (low word) and b (high word); element i is kept when
+/// h = fmix32(fmix32(i ^ a) + b) ≥ ⌊p·2³²⌋, fmix32 being MurmurHash3's 32-bit finaliser. All
+/// arithmetic is 32-bit so that it vectorises (AVX2 has no 64-bit multiply) and is cheap on a GPU.</summary>
 public static class DropoutMask
 {
     public static uint Threshold(double p) => (uint)Math.Min(p * 4294967296.0, uint.MaxValue);
 
-    public static ulong Hash(ulong seed, ulong i)
-    {
-        ulong z = seed + (i + 1) * 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public static (uint A, uint B) Keys(ulong seed) => ((uint)seed, (uint)(seed >> 32));
 
-    public static bool Keep(ulong seed, ulong i, uint threshold) => (uint)(Hash(seed, i) >> 32) >= threshold;
+    public static uint Hash(uint a, uint b, uint i) => Fmix(Fmix(i ^ a) + b);
+
+    public static bool Keep(uint a, uint b, uint i, uint threshold) => Hash(a, b, i) >= threshold;
+
+    private static uint Fmix(uint h)
+    {
+        h ^= h >> 16;
+        h *= 0x85EBCA6B;
+        h ^= h >> 13;
+        h *= 0xC2B2AE35;
+        return h ^ (h >> 16);
+    }
 }

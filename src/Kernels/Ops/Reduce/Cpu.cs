@@ -111,6 +111,11 @@ public sealed class ReduceCpu : IReduce
             return;
         }
         long chunks = (inner + InnerChunk - 1) / InnerChunk;
+        if (outer * chunks < FewItems && red >= 2 * MinRowBlock)
+        {
+            SumColumnsSplit(s, scale, x, y, chunks);
+            return;
+        }
         CpuParallel.For(outer * chunks, (long)red * Math.Min(inner, InnerChunk), (u0, u1) =>
         {
             for (long u = u0; u < u1; u++)
@@ -119,13 +124,57 @@ public sealed class ReduceCpu : IReduce
                 long i0 = (u - o * chunks) * InnerChunk;
                 int len = (int)Math.Min(InnerChunk, inner - i0);
                 var dst = y.AsSpan((int)(o * inner + i0), len);
-                long baseX = o * red * inner + i0;
-                x.AsSpan((int)baseX, len).CopyTo(dst);
-                for (int r = 1; r < red; r++)
-                    TensorPrimitives.Add(dst, x.AsSpan((int)(baseX + r * inner), len), dst);
+                SumRows(x, o * red * inner + i0, inner, 0, red, dst);
                 if (scale != T.One) TensorPrimitives.Multiply(dst, scale, dst);
             }
         });
+    }
+
+    /// <summary>Below this many (outer, inner-chunk) items the reduced axis is split as well.</summary>
+    private const int FewItems = 8;
+
+    private const int MinRowBlock = 256;
+
+    /// <summary>dst = Σ rows [r0, r1) of the lane block starting at baseX (row stride inner).</summary>
+    private static void SumRows<T>(T[] x, long baseX, long inner, int r0, int r1, Span<T> dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int len = dst.Length;
+        x.AsSpan((int)(baseX + r0 * inner), len).CopyTo(dst);
+        for (int r = r0 + 1; r < r1; r++)
+            TensorPrimitives.Add(dst, x.AsSpan((int)(baseX + r * inner), len), dst);
+    }
+
+    /// <summary>Few, long column sums (e.g. [1e6, 64] over axis 0): the reduced axis is cut into at
+    /// most 64 blocks whose size depends only on the shape, summed in parallel, and the partial
+    /// rows combined in block order, so the result is the same for any thread count.</summary>
+    private static void SumColumnsSplit<T>(ReduceShape s, T scale, T[] x, T[] y, long chunks)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long outer = s.Outer, inner = s.Inner;
+        int red = s.Reduced;
+        int rowBlock = Math.Max(MinRowBlock, (red + 63) / 64);
+        int blocks = (red + rowBlock - 1) / rowBlock;
+        var partial = new T[outer * blocks * inner];
+        CpuParallel.For(outer * chunks * blocks, (long)rowBlock * Math.Min(inner, InnerChunk), (u0, u1) =>
+        {
+            for (long u = u0; u < u1; u++)
+            {
+                long oc = u / blocks;
+                int b = (int)(u - oc * blocks);
+                long o = oc / chunks;
+                long i0 = (oc - o * chunks) * InnerChunk;
+                int len = (int)Math.Min(InnerChunk, inner - i0);
+                var dst = partial.AsSpan((int)((o * blocks + b) * inner + i0), len);
+                SumRows(x, o * red * inner + i0, inner, b * rowBlock, Math.Min(red, (b + 1) * rowBlock), dst);
+            }
+        });
+        for (long o = 0; o < outer; o++)
+        {
+            var dst = y.AsSpan((int)(o * inner), (int)inner);
+            SumRows(partial, o * blocks * inner, inner, 0, blocks, dst);
+            if (scale != T.One) TensorPrimitives.Multiply(dst, scale, dst);
+        }
     }
 
     // ---- max, argmax and the max gradient -----------------------------------------------------
@@ -173,6 +222,13 @@ public sealed class ReduceCpu : IReduce
                 var a = arg[..len];
                 x.AsSpan((int)baseX, len).CopyTo(b);
                 a.Clear();
+                if (indices is null && dx is null)
+                {
+                    // Values only: SIMD lane-wise max (which also lets NaN win).
+                    for (int r = 1; r < red; r++) TensorPrimitives.Max(b, x.AsSpan((int)(baseX + r * inner), len), b);
+                    if (values is not null) b.CopyTo(values.AsSpan((int)(o * inner + i0), len));
+                    continue;
+                }
                 for (int r = 1; r < red; r++)
                 {
                     var row = x.AsSpan((int)(baseX + r * inner), len);
