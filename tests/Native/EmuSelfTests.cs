@@ -7,8 +7,6 @@ namespace Kernels.Tests.Native;
 /// blocks of 96 / 100 / 33 threads (partial last warps), grids that do not divide n.</summary>
 public unsafe class EmuSelfTests
 {
-    [SetUp]
-    public void RequireLibrary() => EmuSupport.RequireLibrary();
 
     [TestCase(1000, 3u, 96u)]
     [TestCase(77, 5u, 100u)]    // the last blocks see nothing: their sums are 0
@@ -16,6 +14,7 @@ public unsafe class EmuSelfTests
     [TestCase(10, 4u, 1u)]
     public void BlockSumWithSharedMemoryAndSyncthreads(int n, uint grid, uint block)
     {
+        EmuSupport.RequireLibrary();
         var x = EmuSupport.Uniform(EmuSupport.NewRandom(out int seed), n, -1, 1);
         var output = Enumerable.Repeat(float.NaN, (int)grid).ToArray();
         fixed (float* px = x, po = output)
@@ -30,6 +29,7 @@ public unsafe class EmuSelfTests
     [TestCase(70, 33u)]    // last warp has 1 lane; last block partly past n
     public void WarpShuffleSums(int n, uint block)
     {
+        EmuSupport.RequireLibrary();
         var x = EmuSupport.Uniform(EmuSupport.NewRandom(out int seed), n, -1, 1);
         uint grid = (uint)((n + block - 1) / block);
         int warps = (int)(block + 31) / 32;
@@ -62,6 +62,7 @@ public unsafe class EmuSelfTests
     [TestCase(50, 37u)]
     public void VotesInDivergentWarps(int n, uint block)
     {
+        EmuSupport.RequireLibrary();
         var r = EmuSupport.NewRandom(out int seed);
         // Runs of 32 that are all positive, all negative, or mixed, so any/all take both values.
         var x = new float[n];
@@ -101,6 +102,7 @@ public unsafe class EmuSelfTests
     [TestCase(100, 2u, 100u)]
     public void AtomicsFromEveryThread(int n, uint grid, uint block)
     {
+        EmuSupport.RequireLibrary();
         var x = EmuSupport.Uniform(EmuSupport.NewRandom(out int seed), n, -1, 1);
         float sum = 0, floatMax = float.NegativeInfinity;
         int positives = 0, intMax = int.MinValue;
@@ -118,6 +120,7 @@ public unsafe class EmuSelfTests
     [TestCase(3, 1u, 1u)]
     public void DynamicSharedMemoryWith2DBlocks(int n, uint bx, uint by)
     {
+        EmuSupport.RequireLibrary();
         var x = EmuSupport.Uniform(EmuSupport.NewRandom(out int seed), n, -1, 1);
         int size = (int)(bx * by);
         uint grid = (uint)((n + size - 1) / size);
@@ -138,6 +141,7 @@ public unsafe class EmuSelfTests
     [TestCase(0u, 32u, "zero grid or block")]
     public void LaunchGeometryErrorsNameTheKernel(uint grid, uint block, string reason)
     {
+        EmuSupport.RequireLibrary();
         var x = new float[4];
         var output = new float[4];
         var e = Assert.Throws<KernelLaunchException>(() =>
@@ -153,6 +157,7 @@ public unsafe class EmuSelfTests
     [Test]
     public void TwoDimensionalBlockOverTheThreadLimitFails()
     {
+        EmuSupport.RequireLibrary();
         var x = new float[4];
         var e = Assert.Throws<KernelLaunchException>(() =>
         {
@@ -165,6 +170,7 @@ public unsafe class EmuSelfTests
     [Test]
     public void SuccessfulLaunchAfterAFailedOneClearsTheError()
     {
+        EmuSupport.RequireLibrary();
         var x = new float[] { 1, 2, 3 };
         var output = new float[1];
         fixed (float* px = x, po = output)
