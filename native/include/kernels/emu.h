@@ -53,7 +53,8 @@
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 // Blocks of a grid run one after another and launches are serialised, so one static array per
-// kernel is exactly one block's shared memory.
+// kernel is exactly one block's shared memory. `extern __shared__` cannot be emulated this way:
+// write KERNELS_DYNAMIC_SHARED(T, name) instead (below; nvcc gets the extern array).
 #define __shared__ static
 
 struct dim3
