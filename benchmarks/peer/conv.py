@@ -1,70 +1,32 @@
-"""PyTorch CPU peer for benchmarks/ConvBenchmarks.cs: same shapes, same names (the BDN
-Description strings). Prints one JSON line per case: {"name", "seconds" (median), "flops"}.
-Run: /usr/bin/python3 benchmarks/peer/conv.py [--repeats N] [--threads T]"""
-import argparse
-import json
-import statistics
-import time
-
+"""PyTorch peer of benchmarks/ConvBenchmarks.cs: float32 conv2d / conv3d (oneDNN), same names."""
 import torch
 import torch.nn.functional as F
 
+from common import bench, setup
 
-def flops(n, cout, out_spatial, cin_per_group, kernel_volume):
+
+def conv_flops(n, cout, out_spatial, cin_per_group, kernel_volume):
     return 2.0 * n * cout * out_spatial * cin_per_group * kernel_volume
 
 
-def bench(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+setup(__doc__)
+g = torch.Generator().manual_seed(0)
+x2 = torch.randn(8, 64, 56, 56, generator=g)
+w2 = torch.randn(64, 64, 3, 3, generator=g)
+bench("conv2d fwd b8 64->64 56^2 k3", lambda: F.conv2d(x2, w2, None, padding=1),
+      conv_flops(8, 64, 56 * 56, 64, 9))
 
+x3 = torch.randn(2, 32, 32, 32, 32, generator=g)
+w3 = torch.randn(32, 32, 3, 3, 3, generator=g)
+f3 = conv_flops(2, 32, 32 ** 3, 32, 27)
+bench("conv3d fwd b2 32->32 32^3 k3", lambda: F.conv3d(x3, w3, None, padding=1), f3)
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=2, help="intra-op threads (the C# side uses both cores)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    torch.set_grad_enabled(False)
-
-    x2 = torch.randn(8, 64, 56, 56)
-    w2 = torch.randn(64, 64, 3, 3)
-    x3 = torch.randn(2, 32, 32, 32, 32)
-    w3 = torch.randn(32, 32, 3, 3, 3)
-    f2 = flops(8, 64, 56 * 56, 64, 9)
-    f3 = flops(2, 32, 32 ** 3, 32, 27)
-
-    def conv3d_bwd():
-        # dx and dw (db is a channel sum): the two GEMM-sized backward passes.
-        with torch.enable_grad():
-            x = x3.clone().requires_grad_(True)
-            w = w3.clone().requires_grad_(True)
-            y = F.conv3d(x, w, None, padding=1)
-            start = time.perf_counter()
-            torch.autograd.grad(y, (x, w), torch.ones_like(y))
-            return time.perf_counter() - start
-
-    cases = [
-        ("conv2d fwd b8 64->64 56^2 k3", lambda: F.conv2d(x2, w2, None, padding=1), f2),
-        ("conv3d fwd b2 32->32 32^3 k3", lambda: F.conv3d(x3, w3, None, padding=1), f3),
-    ]
-    for name, fn, fl in cases:
-        s = bench(fn, args.repeats)
-        print(json.dumps({"name": name, "seconds": s, "flops": fl, "gflops": fl / s / 1e9,
-                          "threads": torch.get_num_threads()}), flush=True)
-    # Backward: time only the backward call (forward excluded), median over repeats.
-    conv3d_bwd()
-    s = statistics.median(conv3d_bwd() for _ in range(args.repeats))
-    print(json.dumps({"name": "conv3d bwd b2 32->32 32^3 k3", "seconds": s, "flops": 2 * f3,
-                      "gflops": 2 * f3 / s / 1e9, "threads": torch.get_num_threads()}), flush=True)
-
-
-if __name__ == "__main__":
-    main()
+# Backward: the data and weight gradients from a saved graph (forward excluded), like the C# side
+# running BackwardData + BackwardWeights.
+with torch.enable_grad():
+    xg = x3.clone().requires_grad_(True)
+    wg = w3.clone().requires_grad_(True)
+    y = F.conv3d(xg, wg, None, padding=1)
+    dy = torch.randn(y.shape, generator=g)
+    bench("conv3d bwd b2 32->32 32^3 k3",
+          lambda: torch.autograd.grad(y, (xg, wg), dy, retain_graph=True), 2 * f3)

@@ -66,20 +66,57 @@ public class ConvTests
     public void BlockingAndPathChoiceDoNotChangeResults(long budget, bool forceShifted)
     {
         long keepBudget = ConvCpu.ColumnBudget;
-        int keepMin = ShiftedForward.MinInPerGroup, keepBlock = ShiftedForward.BlockPositions;
+        int keepMin = PaddedGrid.MinInPerGroup, keepBlock = PaddedGrid.BlockPositions;
         try
         {
             ConvCpu.ColumnBudget = budget;
-            ShiftedForward.MinInPerGroup = forceShifted ? 1 : int.MaxValue;
-            ShiftedForward.BlockPositions = forceShifted ? 7 : keepBlock;
+            PaddedGrid.MinInPerGroup = forceShifted ? 1 : int.MaxValue;
+            PaddedGrid.BlockPositions = forceShifted ? 7 : keepBlock;
             CheckAgainstPyTorch(DType.F64, 1e-10);
             if (forceShifted) CheckAgainstPyTorch(DType.F32, 1e-4);
         }
         finally
         {
             ConvCpu.ColumnBudget = keepBudget;
-            ShiftedForward.MinInPerGroup = keepMin;
-            ShiftedForward.BlockPositions = keepBlock;
+            PaddedGrid.MinInPerGroup = keepMin;
+            PaddedGrid.BlockPositions = keepBlock;
+        }
+    }
+
+    /// <summary>Many channels make the per-tap GEMMs big enough that the padded-grid path runs its
+    /// blocks one after another (the GEMM parallelises instead); it must agree with im2col.</summary>
+    [TestCase(DType.F64, 1e-10), TestCase(DType.F32, 1e-4)]
+    public void PaddedGridMatchesIm2ColWithWideChannels(DType dtype, double tol)
+    {
+        using var scope = TensorScope.Begin();
+        var x = Tensor.Randn([2, 80, 5, 6], dtype: dtype);
+        var w = Tensor.Randn([96, 80, 3, 3], std: 0.1, dtype: dtype);
+        var b = Tensor.Randn([96], dtype: dtype);
+        var g = Tensor.Randn([2, 96, 5, 6], dtype: dtype);
+        (Tensor Y, Tensor Dx, Tensor Dw, Tensor Db) Run()
+        {
+            var xl = x.Clone();
+            var wl = w.Clone();
+            var bl = b.Clone();
+            xl.RequiresGrad = wl.RequiresGrad = bl.RequiresGrad = true;
+            var y = F.Conv2d(xl, wl, bl, padding: 1);
+            y.Backward(g);
+            return (y.Detach(), xl.Grad!, wl.Grad!, bl.Grad!);
+        }
+        var grid = Run();
+        int keep = PaddedGrid.MinInPerGroup;
+        try
+        {
+            PaddedGrid.MinInPerGroup = int.MaxValue;
+            var cols = Run();
+            Approx.Equal(cols.Y, grid.Y, tol, tol, "y");
+            Approx.Equal(cols.Dx, grid.Dx, tol, tol, "dx");
+            Approx.Equal(cols.Dw, grid.Dw, tol, tol, "dw");
+            Approx.Equal(cols.Db, grid.Db, tol, tol, "db");
+        }
+        finally
+        {
+            PaddedGrid.MinInPerGroup = keep;
         }
     }
 
@@ -94,6 +131,9 @@ public class ConvTests
             [GradCheck.Input([1, 3, 4, 3], seed: 7), GradCheck.Input([3, 1, 3, 3], seed: 8)], what: "depthwise");
         GradCheck.Check(t => F.Conv2d(t[0], t[1], t[2]),
             [GradCheck.Input([2, 3, 2, 3], seed: 9), GradCheck.Input([5, 3, 1, 1], seed: 10), GradCheck.Input([5], seed: 11)], what: "1x1");
+        // Eight channels per group: the unit-stride padded-grid path for all three passes.
+        GradCheck.Check(t => F.Conv2d(t[0], t[1], t[2], padding: 1),
+            [GradCheck.Input([1, 8, 3, 4], seed: 28), GradCheck.Input([8, 8, 2, 3], seed: 29), GradCheck.Input([8], seed: 30)], what: "wide");
     }
 
     [Test]
@@ -121,6 +161,8 @@ public class ConvTests
             [GradCheck.Input([1, 2, 2, 3, 2], seed: 23), GradCheck.Input([2, 3, 3, 2, 3], seed: 24), GradCheck.Input([3], seed: 25)], what: "stride 2");
         GradCheck.Check(t => F.ConvTranspose3d(t[0], t[1], null, dilation: 2, groups: 2),
             [GradCheck.Input([2, 2, 2, 2, 3], seed: 26), GradCheck.Input([2, 1, 2, 2, 2], seed: 27)], what: "dilation, groups");
+        GradCheck.Check(t => F.ConvTranspose3d(t[0], t[1], t[2]),
+            [GradCheck.Input([1, 8, 2, 2, 2], seed: 31), GradCheck.Input([8, 8, 2, 2, 2], seed: 32), GradCheck.Input([8], seed: 33)], what: "wide");
     }
 
     [Test]

@@ -87,9 +87,9 @@ public sealed class ConvCpu : IConv
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (s.Batch == 0 || s.OutSpatial == 0) return;
-        if (ShiftedForward.Applies(s))
+        if (PaddedGrid.Applies(s))
         {
-            ShiftedForward.Run<T>(s, x, w, bias, y);
+            PaddedGrid.Run<T>(s, x, w, bias, y);
             return;
         }
         var geo = new Geometry(s);
@@ -141,6 +141,11 @@ public sealed class ConvCpu : IConv
             if (ba is not null) AddPerChannel(dxa, 0, s.Batch, s.InChannels, geo.InPlane, 0, (int)geo.InPlane, ba);
             return;
         }
+        if (PaddedGrid.AppliesToBackwardData(s))
+        {
+            PaddedGrid.BackwardData<T>(s, dy, w, dx, bias);
+            return;
+        }
         var plan = new Plan(s);
         var gemm = dx.Device.Kernels.Get<IGemm>();
         int groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, k = cg * geo.KernelVolume;
@@ -184,6 +189,11 @@ public sealed class ConvCpu : IConv
         if (s.Batch == 0 || s.OutSpatial == 0)
         {
             dwa.AsSpan(0, (int)s.WeightElements).Clear();
+            return;
+        }
+        if (PaddedGrid.AppliesToWeights(s))
+        {
+            PaddedGrid.BackwardWeights<T>(s, x, dy, dw);
             return;
         }
         var geo = new Geometry(s);
