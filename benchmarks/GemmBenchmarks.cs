@@ -19,8 +19,14 @@ public class GemmBenchmarks
         public readonly Tensor C = Tensor.Zeros([m, n]).AsParameter();
         public readonly GemmShape Shape = new(m, n, k);
 
-        public void Run() => A.Device.Kernels.Get<IGemm>().Gemm(Shape, 1, A.Buffer, B.Buffer, 0, C.Buffer);
+        /// <summary>The managed kernel, named directly: the registry prefers OpenBLAS where present.</summary>
+        public void Run() => Managed.Gemm(Shape, 1, A.Buffer, B.Buffer, 0, C.Buffer);
+
+        public void RunOpenBlas() => Blas.Gemm(Shape, 1, A.Buffer, B.Buffer, 0, C.Buffer);
     }
+
+    private static readonly GemmCpu Managed = new();
+    private static readonly GemmOpenBlas Blas = new();
 
     [GlobalSetup]
     public void Setup()
@@ -39,4 +45,8 @@ public class GemmBenchmarks
 
     [Benchmark(Description = "sgemm 3200x768x2048")]
     public void DecoderOut() => _decoderOut.Run();
+
+    /// <summary>The system OpenBLAS through P/Invoke (falls back to the managed kernel without it).</summary>
+    [Benchmark(Description = "sgemm 1024x1024x1024 openblas")]
+    public void SquareOpenBlas() => _square.RunOpenBlas();
 }

@@ -10,9 +10,10 @@ namespace Kernels.Tests.Gemm;
 /// dimensions, offsets, batch strides, all transpose combinations and alpha/beta values.</summary>
 public class GemmTests
 {
-    public enum Path { Wide512, Forced256, Reference, F64 }
+    public enum Path { Wide512, Forced256, Reference, F64, OpenBlas, OpenBlasF64 }
 
-    private static readonly Path[] AllPaths = [Path.Wide512, Path.Forced256, Path.Reference, Path.F64];
+    private static readonly Path[] AllPaths =
+        [Path.Wide512, Path.Forced256, Path.Reference, Path.F64, Path.OpenBlas, Path.OpenBlasF64];
 
     private static readonly (int M, int N, int K)[] Sizes =
         [(1, 1, 1), (7, 13, 5), (65, 33, 129), (200, 300, 17), (6, 32, 3), (13, 47, 260)];
@@ -89,9 +90,25 @@ public class GemmTests
                 if (p == Path.Wide512 && !Vector512.IsHardwareAccelerated) continue;
                 Run(p, new Case(31, 150, 40, false, true, 1.5, 0.5, PadA: 2, OffC: 3, Batch: 2));
                 Run(p, new Case(31, 150, 40, true, false, 1, 0, PoisonC: true));
+                Run(p, new Case(300, 200, 45, false, false, 1, 0));  // threaded, many row blocks
             }
         }
         finally { (Sgemm.KC, Sgemm.MC, Sgemm.NC) = (kc, mc, nc); }
+    }
+
+    [Test]
+    public void ShortBuffersAreRejected()
+    {
+        using var a = Tensor.Zeros([6 * 5]);
+        using var b = Tensor.Zeros([5 * 7]);
+        using var c = Tensor.Zeros([6 * 7]);
+        foreach (IGemm gemm in new IGemm[] { new GemmCpu(), new GemmOpenBlas() })
+        {
+            Assert.Throws<ArgumentException>(() => gemm.Gemm(new GemmShape(6, 7, 6), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+            Assert.Throws<ArgumentException>(() => gemm.Gemm(new GemmShape(6, 7, 5, Ldc: 8), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+            Assert.Throws<ArgumentException>(() => gemm.Gemm(new GemmShape(6, 7, 5, Batch: 2, StrideA: 30), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+            Assert.DoesNotThrow(() => gemm.Gemm(new GemmShape(6, 7, 5), 1, a.Buffer, b.Buffer, 0, c.Buffer));
+        }
     }
 
     private static void Run(Path path, Case t)
@@ -100,6 +117,9 @@ public class GemmTests
             Assume.That(Vector512.IsHardwareAccelerated && Sgemm.Supported, "this machine has no AVX-512 kernel path");
         if (path == Path.Forced256)
             Assume.That(Sgemm.Supported, "this machine has no FMA kernel path");
+        bool blas = path is Path.OpenBlas or Path.OpenBlasF64;
+        if (blas)
+            Assume.That(GemmOpenBlas.Available, "libopenblas.so.0 is not installed here");
         int lda = (t.TA ? t.M : t.K) + t.PadA, ldb = (t.TB ? t.K : t.N) + t.PadB, ldc = t.N + t.PadC;
         long matA = (long)(t.TA ? t.K : t.M) * lda, matB = (long)(t.TB ? t.N : t.K) * ldb, matC = (long)t.M * ldc;
         // Batch strides leave a gap between entries so that a wrong stride reads the wrong values.
@@ -113,7 +133,7 @@ public class GemmTests
         rng.FillUniform(b, -1, 1);
         rng.FillUniform(c, -1, 1);
         if (t.PoisonC) Array.Fill(c, double.NaN);
-        var dtype = path == Path.F64 ? DType.F64 : DType.F32;
+        var dtype = path is Path.F64 or Path.OpenBlasF64 ? DType.F64 : DType.F32;
         if (dtype == DType.F32)
         {
             // Expected values from the float32-rounded inputs, so only accumulation error remains.
@@ -124,7 +144,8 @@ public class GemmTests
         using var ta = Tensor.FromHost(a, [a.Length], dtype);
         using var tb = Tensor.FromHost(b, [b.Length], dtype);
         using var tc = Tensor.FromHost(c, [c.Length], dtype);
-        var gemm = ta.Device.Kernels.Get<IGemm>();
+        // Implementations are created directly: the registry would pick OpenBLAS where present.
+        IGemm gemm = blas ? new GemmOpenBlas() : new GemmCpu();
         bool force256 = Sgemm.ForceVector256, forceRef = GemmCpu.ForceReference;
         try
         {

@@ -17,8 +17,26 @@ public class MatMulTests
         _ => F.MatMul(x[0], x[1]),
     };
 
-    [TestCase(DType.F32), TestCase(DType.F64)]
-    public void ForwardAndBackwardMatchPyTorch(DType dtype)
+    /// <summary>Runs body with the GEMM family forced to one implementation, then restores the
+    /// registry to what KERNELS_IMPL asked for.</summary>
+    private static void WithGemm(string impl, Action body)
+    {
+        if (impl == "openblas")
+            Assume.That(Kernels.Ops.Gemm.GemmOpenBlas.Available, "libopenblas.so.0 is not installed here");
+        Kernels.Registry.KernelRegistry.Force("Gemm", impl);
+        try { body(); }
+        finally
+        {
+            Kernels.Registry.KernelRegistry.ClearForced();
+            var env = Environment.GetEnvironmentVariable(Kernels.Registry.KernelRegistry.EnvironmentVariable);
+            if (!string.IsNullOrWhiteSpace(env)) Kernels.Registry.KernelRegistry.ForceFromSpec(env);
+        }
+    }
+
+    [TestCase(DType.F32, "cpu"), TestCase(DType.F64, "cpu"), TestCase(DType.F32, "openblas"), TestCase(DType.F64, "openblas")]
+    public void ForwardAndBackwardMatchPyTorch(DType dtype, string impl) => WithGemm(impl, () => MatchPyTorch(dtype));
+
+    private static void MatchPyTorch(DType dtype)
     {
         var v = new VectorFile("matmul");
         double tol = dtype == DType.F32 ? 2e-5 : 1e-12;
@@ -40,8 +58,10 @@ public class MatMulTests
         }
     }
 
-    [Test]
-    public void MatMulGradients()
+    [TestCase("cpu"), TestCase("openblas")]
+    public void MatMulGradients(string impl) => WithGemm(impl, MatMulGradientsBody);
+
+    private static void MatMulGradientsBody()
     {
         GradCheck.Check(t => F.MatMul(t[0], t[1]), [GradCheck.Input([5, 3]), GradCheck.Input([3, 7], seed: 8)], what: "2-D");
         GradCheck.Check(t => F.MatMul(t[0], t[1]), [GradCheck.Input([1, 1]), GradCheck.Input([1, 4], seed: 8)], what: "1x1");
@@ -62,8 +82,10 @@ public class MatMulTests
         GradCheck.Check(t => F.MatMul(t[0], t[1]), [a, b], what: "b only");
     }
 
-    [Test]
-    public void LinearGradients()
+    [TestCase("cpu"), TestCase("openblas")]
+    public void LinearGradients(string impl) => WithGemm(impl, LinearGradientsBody);
+
+    private static void LinearGradientsBody()
     {
         GradCheck.Check(t => F.Linear(t[0], t[1], t[2]),
             [GradCheck.Input([4, 7]), GradCheck.Input([3, 7], seed: 8), GradCheck.Input([3], seed: 9)], what: "bias");
@@ -75,8 +97,10 @@ public class MatMulTests
             [GradCheck.Input([5]), GradCheck.Input([2, 5], seed: 8), GradCheck.Input([2], seed: 9)], what: "1-D x");
     }
 
-    [Test]
-    public void LargeMatMulMatchesFloat64()
+    [TestCase("cpu"), TestCase("openblas")]
+    public void LargeMatMulMatchesFloat64(string impl) => WithGemm(impl, LargeMatMul);
+
+    private static void LargeMatMul()
     {
         // Big enough for the packed multi-threaded kernel; float64 runs the reference loops.
         using var scope = TensorScope.Begin();

@@ -11,6 +11,7 @@ public sealed class GemmCpu : IGemm
 {
     public void Gemm(in GemmShape s, double alpha, DeviceBuffer a, DeviceBuffer b, double beta, DeviceBuffer c)
     {
+        CheckExtents(s, a, b, c);
         switch (c.DType)
         {
             case DType.F32 when Sgemm.Supported && !ForceReference:
@@ -20,6 +21,34 @@ public sealed class GemmCpu : IGemm
             case DType.F64: Reference(s, alpha, CpuBuffer.Array<double>(a), CpuBuffer.Array<double>(b), beta, CpuBuffer.Array<double>(c)); break;
             default: throw new NotSupportedException($"Gemm: dtype {c.DType.Name()} is not supported on the cpu");
         }
+    }
+
+    /// <summary>The packed kernel and OpenBLAS use raw pointers: a caller's wrong shape must fail
+    /// here, not write past a buffer. O(1).</summary>
+    internal static void CheckExtents(in GemmShape s, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c)
+    {
+        if (s.M < 0 || s.N < 0 || s.K < 0 || s.Batch < 0)
+            throw new ArgumentException($"Gemm: negative size in {s}");
+        if (s.M == 0 || s.N == 0 || s.Batch == 0) return;
+        Check.SameDType("Gemm", "a", c.DType, a.DType);
+        Check.SameDType("Gemm", "b", c.DType, b.DType);
+        Check.Length("Gemm", "c", c, s.NeededC);
+        if (s.K == 0) return;
+        Check.Length("Gemm", "a", a, s.NeededA);
+        Check.Length("Gemm", "b", b, s.NeededB);
+    }
+
+    /// <summary>C = beta·C (K = 0 or alpha = 0): BLAS reads neither A nor B then; beta = 0 writes
+    /// zeros even over NaN.</summary>
+    internal static void ScaleC<T>(in GemmShape s, T beta, T[] c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int bi = 0; bi < s.Batch; bi++)
+            for (int i = 0; i < s.M; i++)
+            {
+                var row = c.AsSpan((int)(s.OffsetC + bi * s.StrideC + (long)i * s.LdC), s.N);
+                if (beta == T.Zero) row.Clear();
+                else if (beta != T.One) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+            }
     }
 
     /// <summary>Tests and benchmarks set this to run float32 through the reference loops.</summary>

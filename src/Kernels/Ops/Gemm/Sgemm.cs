@@ -42,7 +42,7 @@ internal static unsafe class Sgemm
         if (s.M == 0 || s.N == 0 || s.Batch == 0) return;
         if (s.K == 0 || alpha == 0)
         {
-            ScaleC(s, beta, c);
+            GemmCpu.ScaleC(s, beta, c);
             return;
         }
         bool wide = Use512;
@@ -53,107 +53,81 @@ internal static unsafe class Sgemm
         {
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
             if (threads > 1 && s.Batch >= threads)
-            {
-                // Enough independent products: one per task, each with its own pack buffers.
-                Parallel.For(0, s.Batch, new ParallelOptions { MaxDegreeOfParallelism = threads }, bi =>
-                {
-                    var buf = PackBuffer.Rent();
-                    try { Product(shape, bi, alpha, (float*)ia, (float*)ib, beta, (float*)ic, buf, wide, 1); }
-                    finally { PackBuffer.Return(buf); }
-                });
-                return;
-            }
-            var shared = PackBuffer.Rent();
-            try
-            {
+                // Enough independent products: one per task.
+                Parallel.For(0, s.Batch, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    bi => Product(shape, bi, alpha, (float*)ia, (float*)ib, beta, (float*)ic, wide, 1));
+            else
                 for (int bi = 0; bi < s.Batch; bi++)
-                    Product(shape, bi, alpha, pa, pb, beta, pc, shared, wide, threads);
-            }
-            finally { PackBuffer.Return(shared); }
+                    Product(shape, bi, alpha, pa, pb, beta, pc, wide, threads);
         }
     }
 
-    /// <summary>C = beta·C (K = 0 or alpha = 0): BLAS reads neither A nor B then; beta = 0 writes
-    /// zeros even over NaN.</summary>
-    private static void ScaleC(in GemmShape s, float beta, float[] c)
-    {
-        for (int bi = 0; bi < s.Batch; bi++)
-            for (int i = 0; i < s.M; i++)
-            {
-                var row = c.AsSpan((int)(s.OffsetC + bi * s.StrideC + (long)i * s.LdC), s.N);
-                if (beta == 0) row.Clear();
-                else if (beta != 1) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
-            }
-    }
-
-    /// <summary>Runs body(0..count) inline or over up to <paramref name="threads"/> workers,
-    /// dynamically scheduled so that a core taken by another process does not stall the rest.</summary>
-    private static void For(int count, int threads, Action<int> body)
-    {
-        if (threads <= 1 || count <= 1)
-        {
-            for (int i = 0; i < count; i++) body(i);
-            return;
-        }
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
-    }
-
-    /// <summary>Batch entry bi. For each (NC, KC) block of B: the block is packed once into the
-    /// shared buffer (panels split over the threads), then (MC rows × column chunk) tasks each
-    /// pack their A block into a pooled buffer and run the micro-kernel over it. Tasks write
-    /// disjoint C tiles, at least MC rows or a 32-column panel apart, so no false sharing.</summary>
+    /// <summary>Batch entry bi as one parallel loop (one hand-off per call, which matters on a
+    /// busy machine) over dynamically scheduled tasks: one MC row block × one NC column block (or
+    /// a chunk of it when rows are few). Each worker packs the B column block it needs, all KC
+    /// depth blocks, into its own buffer and keeps it while its next tasks (row blocks of the same
+    /// column block come first) reuse it; per depth block it packs its A block and runs the
+    /// micro-kernel. Tasks write disjoint C tiles at least a 16-column panel apart.</summary>
     private static void Product(in GemmShape s, int bi, float alpha, float* a, float* b, float beta, float* c,
-        PackBuffer shared, bool wide, int threads)
+        bool wide, int threads)
     {
         int nr = wide ? 32 : 16;
         int kcMax = KC, mcMax = MC, ncMax = NC;
         a += s.OffsetA + bi * s.StrideA;
         b += s.OffsetB + bi * s.StrideB;
         c += s.OffsetC + bi * s.StrideC;
-        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ibp = (nint)shared.B, ldc = s.LdC;
+        int mBlocks = (s.M + mcMax - 1) / mcMax, ncBlocks = (s.N + ncMax - 1) / ncMax;
+        int blockPanels = (Math.Min(ncMax, s.N) + nr - 1) / nr;
+        // Few row blocks: split each column block into chunks so every thread has several tasks.
+        int perChunk = threads == 1 ? blockPanels
+            : Math.Clamp(blockPanels * mBlocks * ncBlocks / (4 * threads), 1, blockPanels);
+        int chunks = (blockPanels + perChunk - 1) / perChunk;
+        int tasks = mBlocks * chunks * ncBlocks;
+        long bLen = (long)blockPanels * nr * s.K;
+        nint ia = (nint)a, ib = (nint)b, ic = (nint)c, ldc = s.LdC;
         var shape = s;
-        int mBlocks = (s.M + mcMax - 1) / mcMax;
-        for (int jc = 0; jc < s.N; jc += ncMax)
+
+        PackBuffer Task(int u, PackBuffer buf)
         {
-            int nc = Math.Min(ncMax, s.N - jc);
-            int panels = (nc + nr - 1) / nr;
-            // Few row blocks: split the columns too so that every thread has work.
-            int perChunk = threads == 1 ? panels : Math.Max(1, panels * mBlocks / (4 * threads));
-            perChunk = Math.Min(perChunk, panels);
-            int chunks = (panels + perChunk - 1) / perChunk;
-            for (int pc = 0; pc < s.K; pc += kcMax)
+            int rb = u % mBlocks, rest = u / mBlocks, cc = rest % chunks, jb = rest / chunks;
+            int row0 = rb * mcMax, mc = Math.Min(mcMax, shape.M - row0);
+            int jStart = jb * ncMax, ncb = Math.Min(ncMax, shape.N - jStart);
+            int ncPad = (ncb + nr - 1) / nr * nr;
+            int col0 = cc * perChunk * nr;
+            if (col0 >= ncb) return buf;
+            int cols = Math.Min(ncb, col0 + perChunk * nr) - col0;
+            float* bp = buf.EnsureB(bLen);
+            if (buf.PackedBlock != jb)
             {
-                int kc = Math.Min(kcMax, s.K - pc);
-                // Later depth blocks accumulate onto what the first one wrote.
-                float betaEff = pc == 0 ? beta : 1f;
-                int packTasks = Math.Min(threads, (panels + 3) / 4);
-                int perPack = (panels + packTasks - 1) / packTasks;
-                int jcc = jc;
-                For(packTasks, threads, t =>
-                {
-                    int p0 = t * perPack, p1 = Math.Min(panels, p0 + perPack);
-                    if (p0 < p1)
-                        PackB(shape, (float*)ib, pc, kc, jcc + p0 * nr, Math.Min(nc, p1 * nr) - p0 * nr,
-                            (float*)ibp + (long)p0 * nr * kc, nr);
-                });
-                For(mBlocks * chunks, threads, u =>
-                {
-                    int row0 = u / chunks * mcMax, mc = Math.Min(mcMax, shape.M - row0);
-                    int col0 = u % chunks * perChunk * nr, cols = Math.Min(nc, col0 + perChunk * nr) - col0;
-                    var own = threads == 1 ? shared : PackBuffer.Rent();
-                    try
-                    {
-                        PackA(shape, (float*)ia, row0, mc, pc, kc, own.A);
-                        Macro(kc, own.A, (float*)ibp + (long)col0 * kc, (float*)ic + row0 * ldc + jcc + col0, ldc,
-                            mc, cols, alpha, betaEff, wide);
-                    }
-                    finally
-                    {
-                        if (threads != 1) PackBuffer.Return(own);
-                    }
-                });
+                // Depth block pc of this column block sits at pc·ncPad, panel after panel (NR×kc each).
+                for (int pc = 0; pc < shape.K; pc += kcMax)
+                    PackB(shape, (float*)ib, pc, Math.Min(kcMax, shape.K - pc), jStart, ncb, bp + (long)pc * ncPad, nr);
+                buf.PackedBlock = jb;
             }
+            float* cBlock = (float*)ic + row0 * ldc + jStart + col0;
+            for (int pc = 0; pc < shape.K; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, shape.K - pc);
+                PackA(shape, (float*)ia, row0, mc, pc, kc, buf.A);
+                // Later depth blocks accumulate onto what the first one wrote.
+                Macro(kc, buf.A, bp + (long)pc * ncPad + (long)col0 * kc, cBlock, ldc, mc, cols, alpha,
+                    pc == 0 ? beta : 1f, wide);
+            }
+            return buf;
         }
+
+        if (threads == 1 || tasks == 1)
+        {
+            var buf = PackBuffer.Rent();
+            try
+            {
+                for (int u = 0; u < tasks; u++) Task(u, buf);
+            }
+            finally { PackBuffer.Return(buf); }
+            return;
+        }
+        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, PackBuffer.Rent,
+            (u, _, buf) => Task(u, buf), PackBuffer.Return);
     }
 
     /// <summary>C[mc × nc] from a packed A block and packed B panels, tile by tile.</summary>
@@ -204,40 +178,43 @@ internal static unsafe class Sgemm
     private static void PackA(in GemmShape s, float* a, int ic, int mc, int pc, int kc, float* dst)
     {
         nint lda = s.LdA;
+        if (s.TransA)
+        {
+            // Stored K×M: op(A)'s column p is a contiguous row. Walk each source row once across
+            // all panels (one page per row instead of one per row and panel).
+            int full = mc / MR * MR;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = a + (pc + p) * lda + ic;
+                float* d = dst + p * MR;
+                int ir = 0;
+                for (; ir < full; ir += MR, d += (nint)MR * kc)
+                {
+                    d[0] = src[ir]; d[1] = src[ir + 1]; d[2] = src[ir + 2];
+                    d[3] = src[ir + 3]; d[4] = src[ir + 4]; d[5] = src[ir + 5];
+                }
+                if (ir < mc)
+                    for (int r = 0; r < MR; r++) d[r] = ir + r < mc ? src[ir + r] : 0f;
+            }
+            return;
+        }
         for (int ir = 0; ir < mc; ir += MR)
         {
             int rows = Math.Min(MR, mc - ir);
             float* d = dst + (long)ir * kc;
-            if (s.TransA)
+            float* s0 = a + (ic + ir) * lda + pc;
+            if (rows == MR)
             {
-                // Stored K×M: op(A)'s column p is a contiguous row.
-                float* src = a + pc * lda + ic + ir;
-                if (rows == MR)
-                    for (int p = 0; p < kc; p++, src += lda, d += MR)
-                    {
-                        d[0] = src[0]; d[1] = src[1]; d[2] = src[2];
-                        d[3] = src[3]; d[4] = src[4]; d[5] = src[5];
-                    }
-                else
-                    for (int p = 0; p < kc; p++, src += lda, d += MR)
-                        for (int r = 0; r < MR; r++) d[r] = r < rows ? src[r] : 0f;
+                float* s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+                for (int p = 0; p < kc; p++, d += MR)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                    d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                }
             }
             else
-            {
-                float* s0 = a + (ic + ir) * lda + pc;
-                if (rows == MR)
-                {
-                    float* s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
-                    for (int p = 0; p < kc; p++, d += MR)
-                    {
-                        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
-                        d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
-                    }
-                }
-                else
-                    for (int p = 0; p < kc; p++, d += MR)
-                        for (int r = 0; r < MR; r++) d[r] = r < rows ? s0[r * lda + p] : 0f;
-            }
+                for (int p = 0; p < kc; p++, d += MR)
+                    for (int r = 0; r < MR; r++) d[r] = r < rows ? s0[r * lda + p] : 0f;
         }
     }
 
@@ -372,34 +349,46 @@ internal static unsafe class Sgemm
         Store256(c, c50, al, beta); Store256(c + 8, c51, al, beta);
     }
 
-    /// <summary>64-byte aligned native pack space for one thread's A block and B block, pooled so
-    /// that steady-state calls allocate nothing; the pool holds at most one per concurrent caller.</summary>
+    /// <summary>64-byte aligned native pack space: A for one MC×KC block, and (when the buffer
+    /// serves a whole product) B for the packed op(B), grown on demand. Pooled, so steady-state
+    /// calls allocate nothing; the pool holds at most one per concurrent task.</summary>
     internal sealed class PackBuffer
     {
         private static readonly ConcurrentBag<PackBuffer> s_pool = new();
 
         public float* A;
-        public float* B;
-        private int _kc, _mc, _nc;
+        private float* _b;
+        private long _bLen;
+        private int _kc, _mc;
+
+        /// <summary>Which column block of the current product B holds (-1: none; reset per rent).</summary>
+        public int PackedBlock = -1;
 
         public static PackBuffer Rent()
         {
             if (!s_pool.TryTake(out var buf)) buf = new PackBuffer();
-            buf.Ensure(KC, MC, NC);
+            buf.EnsureA(KC, MC);
+            buf.PackedBlock = -1;
             return buf;
         }
 
         public static void Return(PackBuffer buf) => s_pool.Add(buf);
 
-        private void Ensure(int kc, int mc, int nc)
+        private void EnsureA(int kc, int mc)
         {
-            if (kc == _kc && mc == _mc && nc == _nc) return;
+            if (kc == _kc && mc == _mc) return;
             if (A != null) NativeMemory.AlignedFree(A);
-            // A: whole MR panels; B: whole 32-column panels (the widest kernel).
-            long aLen = (long)(mc + MR) * kc, bLen = (long)(nc + 32) * kc;
-            A = (float*)NativeMemory.AlignedAlloc((nuint)((aLen + bLen + 16) * sizeof(float)), 64);
-            B = A + (aLen + 15) / 16 * 16;
-            (_kc, _mc, _nc) = (kc, mc, nc);
+            A = (float*)NativeMemory.AlignedAlloc((nuint)((long)(mc + MR) * kc * sizeof(float)), 64);
+            (_kc, _mc) = (kc, mc);
+        }
+
+        public float* EnsureB(long len)
+        {
+            if (len <= _bLen) return _b;
+            if (_b != null) NativeMemory.AlignedFree(_b);
+            _b = (float*)NativeMemory.AlignedAlloc((nuint)(len * sizeof(float)), 64);
+            _bLen = len;
+            return _b;
         }
     }
 }
