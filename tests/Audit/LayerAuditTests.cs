@@ -19,6 +19,8 @@ public class LayerAuditTests
         "conv3d" => new Conv3d(2, 3, [2, 2, 2], [1, 2, 1], [1, 1, 1], [1, 1, 1], dtype: DType.F64),
         "convt2d" => new ConvTranspose2d(4, 2, 3, stride: 2, padding: 1, outputPadding: 1, groups: 2, dtype: DType.F64),
         "convt3d" => new ConvTranspose3d(2, 3, 2, stride: 2, bias: false, dtype: DType.F64),
+        "convt2d_dw" => new ConvTranspose2d(3, 3, 3, stride: 2, padding: 1, outputPadding: 1, groups: 3, dilation: 2, dtype: DType.F64),
+        "convt3d_gd" => new ConvTranspose3d(4, 2, [2, 3, 2], [1, 2, 1], [0, 1, 1], [0, 1, 0], 2, true, [2, 1, 1], DType.F64),
         "bn1d" => new BatchNorm1d(3, dtype: DType.F64),
         "bn1d_ncl" => new BatchNorm1d(2, momentum: 0.3, dtype: DType.F64),
         "bn2d" => new BatchNorm2d(3, dtype: DType.F64),
@@ -32,7 +34,7 @@ public class LayerAuditTests
     };
 
     private static readonly string[] Layers =
-        ["linear", "linear3d", "conv2d", "conv2d_dw", "conv3d", "convt2d", "convt3d", "bn1d", "bn1d_ncl", "bn2d", "bn3d",
+        ["linear", "linear3d", "conv2d", "conv2d_dw", "conv3d", "convt2d", "convt3d", "convt2d_dw", "convt3d_gd", "bn1d", "bn1d_ncl", "bn2d", "bn3d",
          "ln", "gn", "in2d", "in3d", "seq"];
 
     private static void Load(Module m, VectorFile v, string name)
