@@ -91,7 +91,7 @@ extern "C" __global__ void elementwise_unary_f32(int op, const float* __restrict
         case 5: r = fabsf(v); break;
         case 6: r = v * v; break;
         case 7: r = 1.0f / v; break;
-        case 8: r = v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : v); break; // keeps 0, -0 and NaN
+        case 8: r = v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); break; // NaN and -0 give 0, as the cpu
         case 9: r = sinf(v); break;
         default: r = cosf(v); break;
         }

@@ -64,6 +64,17 @@ public class ElementwiseFamilyNativeTests
     }
 
     [Test]
+    public void SignOfNaNAndSignedZeroMatchesTheCpu()
+    {
+        EmuSupport.RequireLibrary();
+        float[] input = [float.NaN, -0.0f, 0.0f, -2.5f, 3.0f, float.NegativeInfinity];
+        var expected = Run(Device.Cpu, [input], input.Length, (k, i, y) => k.Unary(UnaryOp.Sign, input.Length, i[0], y));
+        var actual = Run(Emu, [input], input.Length, (k, i, y) => k.Unary(UnaryOp.Sign, input.Length, i[0], y));
+        Assert.That(actual, Is.EqualTo(expected));
+        Assert.That(expected, Is.EqualTo(new float[] { 0, 0, 0, -1, 1, -1 }));
+    }
+
+    [Test]
     public void SumToShapeMatchesTheCpu()
     {
         EmuSupport.RequireLibrary();
