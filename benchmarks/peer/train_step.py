@@ -4,12 +4,20 @@ cross-entropy, zero_grad(set_to_none), backward, optimizer step), same models, s
 flops: an estimate, 3 x the forward FLOPs of the convolutions and linear layers (backward costs
 about two forwards: the data and the weight gradients); batch norm, ReLU, pooling, the loss and
 the optimizer update are left out. It only feeds the GFLOP/s column; the ratio uses the times.
-"""
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-from common import bench, setup
+OMP_WAIT_POLICY defaults to PASSIVE here (set it in the environment to override): on the shared,
+oversubscribed 2-core machine, OpenMP's spinning workers made PyTorch's 2-thread step up to 5-10x
+slower than its 1-thread step, which would flatter us; passive waiting removes most of that.
+"""
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede OpenMP's start (import torch)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from common import bench, setup  # noqa: E402
 
 
 def conv_flops(n, cout, hw, cin, k):
