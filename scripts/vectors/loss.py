@@ -75,4 +75,17 @@ for tag, fn in (("mse", F.mse_loss), ("l1", F.l1_loss)):
     out[f"{tag}.mean"] = loss.detach()
     out[f"{tag}.sum"] = fn(a, b, reduction="sum")
     out[f"{tag}.grad"] = x.grad
+# Audit additions: reduction "none" with a batch-1 input that has an exact tie (input == target,
+# where L1's gradient is sign(0) = 0), and the gradient of the target as well.
+ta = torch.randn(1, 5, dtype=torch.float64)
+tb = torch.randn(1, 5, dtype=torch.float64)
+tb[0, 2] = ta[0, 2]
+out.update({"tie.a": ta, "tie.b": tb})
+for tag, fn in (("mse", F.mse_loss), ("l1", F.l1_loss)):
+    x = ta.clone().requires_grad_(True)
+    y = tb.clone().requires_grad_(True)
+    loss = fn(x, y, reduction="none")
+    g = torch.randn_like(loss)
+    loss.backward(g)
+    out.update({f"tie.{tag}.none": loss.detach(), f"tie.{tag}.g": g, f"tie.{tag}.da": x.grad, f"tie.{tag}.db": y.grad})
 save("loss", out)

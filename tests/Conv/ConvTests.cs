@@ -107,16 +107,23 @@ public class ConvTests
         int keep = PaddedGrid.MinInPerGroup;
         try
         {
+            // The GEMM form of the padded grid (float32 normally takes the direct tiles), then im2col.
+            PaddedGrid.DirectTiles = false;
+            var gemmForm = Run();
             PaddedGrid.MinInPerGroup = int.MaxValue;
             var cols = Run();
-            Approx.Equal(cols.Y, grid.Y, tol, tol, "y");
-            Approx.Equal(cols.Dx, grid.Dx, tol, tol, "dx");
-            Approx.Equal(cols.Dw, grid.Dw, tol, tol, "dw");
-            Approx.Equal(cols.Db, grid.Db, tol, tol, "db");
+            foreach (var (other, what) in new[] { (gemmForm, "gemm form"), (cols, "im2col") })
+            {
+                Approx.Equal(other.Y, grid.Y, tol, tol, what + " y");
+                Approx.Equal(other.Dx, grid.Dx, tol, tol, what + " dx");
+                Approx.Equal(other.Dw, grid.Dw, tol, tol, what + " dw");
+                Approx.Equal(other.Db, grid.Db, tol, tol, what + " db");
+            }
         }
         finally
         {
             PaddedGrid.MinInPerGroup = keep;
+            PaddedGrid.DirectTiles = true;
         }
     }
 

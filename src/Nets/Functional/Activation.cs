@@ -13,6 +13,7 @@ public static partial class Functional
     public static Tensor Activation(ActivationKind kind, Tensor x, double alpha = 0)
     {
         x.ThrowIfDisposed();
+        FloatInput(kind.ToString(), "x", x);
         var y = NewLike(x, x.Shape);
         var k = K<IActivation>(x);
         k.Forward(kind, alpha, x.Numel, x.Buffer, y.Buffer);

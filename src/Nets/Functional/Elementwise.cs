@@ -16,6 +16,7 @@ public static partial class Functional
     {
         string name = op.ToString();
         SameDevice(name, a, ("b", b));
+        Check.That(a.DType.IsFloat(), name, $"a has dtype {a.DType.Name()} (shape {a.Shape}), expected a float tensor");
         var shape = BroadcastShape.Of(name, a.Shape, b.Shape);
         var y = NewLike(a, shape.Out);
         K<IElementwise>(a).Binary(op, shape, a.Buffer, b.Buffer, y.Buffer);
@@ -56,12 +57,19 @@ public static partial class Functional
                     break;
                 }
             case BinaryOp.Pow:
-                if (wa) da = Mul(g, Mul(b, Pow(a, AddScalar(b, -1.0))));
-                if (wb) db = Mul(g, Mul(y, Log(a)));
+                // As PyTorch: d/da is 0 where b = 0 (not 0·a^−1, NaN at a = 0), and d/db is 0 where
+                // a = 0 (not y·log 0). Raising to b − 1 + [b = 0] and taking log(a + [a = 0]) does it
+                // without a select op.
+                if (wa) da = Mul(g, Mul(b, Pow(a, Add(AddScalar(b, -1.0), IsZero(b)))));
+                if (wb) db = Mul(g, Mul(y, Log(Add(a, IsZero(a)))));
                 break;
         }
         return [da is null ? null : Unbroadcast(da, a.Shape), db is null ? null : Unbroadcast(db, b.Shape)];
     }
+
+    /// <summary>1 where x is 0, else 0 (NaN counts as 0 too: sign(NaN) is 0).</summary>
+    private static Tensor IsZero(Tensor x) =>
+        ScalarOp(Kernels.Ops.Elementwise.ScalarOp.RSub, 1.0, Unary(UnaryOp.Sign, Abs(x)));
 
     /// <summary>1 where a equals the broadcast result y (the operand chosen by max / min), else 0.</summary>
     private static Tensor SelectMask(Tensor a, Tensor y)
@@ -85,6 +93,7 @@ public static partial class Functional
     public static Tensor Unary(UnaryOp op, Tensor x)
     {
         x.ThrowIfDisposed();
+        Check.That(x.DType.IsFloat(), op.ToString(), $"x has dtype {x.DType.Name()} (shape {x.Shape}), expected a float tensor");
         var y = NewLike(x, x.Shape);
         K<IElementwise>(x).Unary(op, x.Numel, x.Buffer, y.Buffer);
         if (Autograd.Needs(x) && op != UnaryOp.Sign)
@@ -122,6 +131,7 @@ public static partial class Functional
     public static Tensor ScalarOp(ScalarOp op, double s, Tensor x)
     {
         x.ThrowIfDisposed();
+        Check.That(x.DType.IsFloat(), op + "Scalar", $"x has dtype {x.DType.Name()} (shape {x.Shape}), expected a float tensor");
         var y = NewLike(x, x.Shape);
         K<IElementwise>(x).Scalar(op, s, x.Numel, x.Buffer, y.Buffer);
         if (Autograd.Needs(x))

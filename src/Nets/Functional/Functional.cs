@@ -27,6 +27,11 @@ public static partial class Functional
         }
     }
 
+    /// <summary>Refuses an integer tensor where the op computes in floating point (the kernels would
+    /// otherwise throw NotSupportedException without naming the op).</summary>
+    internal static void FloatInput(string op, string name, Tensor t) =>
+        Check.That(t.DType.IsFloat(), op, $"{name} has dtype {t.DType.Name()} (shape {t.Shape}), expected a float tensor");
+
     /// <summary>Sums a gradient of a broadcast result back to an input's shape.</summary>
     internal static Tensor Unbroadcast(Tensor g, Shape to)
     {

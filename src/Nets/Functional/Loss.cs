@@ -120,6 +120,7 @@ public static partial class Functional
     public static Tensor MseLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         SameDevice("MseLoss", input, ("target", target));
+        FloatInput("MseLoss", "input", input);
         Check.Shape("MseLoss", "target", input.Shape, target.Shape);
         var diff = Sub(input, target);
         var sq = Square(diff);
@@ -131,6 +132,7 @@ public static partial class Functional
     public static Tensor L1Loss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         SameDevice("L1Loss", input, ("target", target));
+        FloatInput("L1Loss", "input", input);
         Check.Shape("L1Loss", "target", input.Shape, target.Shape);
         var diff = Sub(input, target);
         var abs = Abs(diff);

@@ -13,6 +13,7 @@ public static partial class Functional
     {
         const string op = "BatchNorm";
         SameDevice(op, x, ("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar));
+        FloatInput(op, "x", x);
         Check.That(x.Rank is >= 2 and <= 5, op,
             $"x has shape {x.Shape} (rank {x.Rank}), expected [N, C], [N, C, L], [N, C, H, W] or [N, C, D, H, W]");
         int c = x.Shape[1];
@@ -60,6 +61,7 @@ public static partial class Functional
     {
         const string op = "LayerNorm";
         SameDevice(op, x, ("weight", weight), ("bias", bias));
+        FloatInput(op, "x", x);
         var ns = new Shape(normalizedShape);
         bool fits = ns.Rank >= 1 && ns.Rank <= x.Rank;
         for (int i = 0; fits && i < ns.Rank; i++) fits = x.Shape[x.Rank - ns.Rank + i] == ns[i];
@@ -78,6 +80,7 @@ public static partial class Functional
     {
         const string op = "GroupNorm";
         SameDevice(op, x, ("weight", weight), ("bias", bias));
+        FloatInput(op, "x", x);
         Check.That(x.Rank >= 2, op, $"x has shape {x.Shape} (rank {x.Rank}), expected [N, C, ...] of rank 2 or more");
         int c = x.Shape[1];
         Check.That(groups > 0 && c % groups == 0, op, $"x has shape {x.Shape}: its {c} channels are not divisible into {groups} groups");
@@ -93,6 +96,7 @@ public static partial class Functional
     {
         const string op = "InstanceNorm";
         SameDevice(op, x, ("weight", weight), ("bias", bias));
+        FloatInput(op, "x", x);
         Check.That(x.Rank is >= 3 and <= 5, op,
             $"x has shape {x.Shape} (rank {x.Rank}), expected [N, C, L], [N, C, H, W] or [N, C, D, H, W]");
         int c = x.Shape[1];

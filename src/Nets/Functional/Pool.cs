@@ -39,6 +39,7 @@ public static partial class Functional
     {
         const string op = "GlobalAvgPool";
         x.ThrowIfDisposed();
+        FloatInput(op, "x", x);
         Check.That(x.Rank >= 3, op, $"x has shape {x.Shape} (rank {x.Rank}), expected [N, C, spatial...] of rank 3 or more");
         long planes = (long)x.Shape[0] * x.Shape[1], size = x.Shape.Prod(2, x.Rank);
         Check.That(size > 0, op, $"x has shape {x.Shape}, which has no spatial elements to average");
@@ -57,6 +58,7 @@ public static partial class Functional
     private static Tensor Pool(string op, Tensor x, int dims, int[] kernel, int[]? stride, int[]? padding, bool max)
     {
         x.ThrowIfDisposed();
+        FloatInput(op, "x", x);
         var s = PoolGeometry(op, x.Shape, dims, kernel, stride, padding);
         var y = NewLike(x, dims == 2 ? [s.N, s.C, s.OutH, s.OutW] : [s.N, s.C, s.OutD, s.OutH, s.OutW]);
         var k = K<IPool>(x);

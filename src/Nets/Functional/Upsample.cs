@@ -17,6 +17,7 @@ public static partial class Functional
     private static Tensor Upsample(string op, Tensor x, int[] outSize, UpsampleMode mode, bool alignCorners)
     {
         x.ThrowIfDisposed();
+        FloatInput(op, "x", x);
         Check.That(x.Rank is >= 3 and <= 5, op,
             $"x has shape {x.Shape} (rank {x.Rank}), expected [N, C, L], [N, C, H, W] or [N, C, D, H, W]");
         int dims = x.Rank - 2;

@@ -23,8 +23,9 @@ internal static class PaddedGrid
     /// oversubscribes the two cores and waits on the thread pool.</summary>
     internal const long SmallGemmFlops = 3_000_000;
 
-    /// <summary>Tests switch the direct float32 weight-gradient tiles off to reach the GEMM form.</summary>
-    internal static bool DirectWeights = true;
+    /// <summary>Tests switch the direct float32 tiles (forward and weight gradient) off to reach
+    /// the GEMM form.</summary>
+    internal static bool DirectTiles = true;
 
     /// <summary>Positions per block, and whether blocks run in parallel. tapFlops is the work of
     /// one tap per grid position (2·og·cg·groups).</summary>
@@ -98,7 +99,9 @@ internal static class PaddedGrid
         long plane = (long)dp * hp * wp, hw = (long)hp * wp;
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW; // one past the last real position
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup;
-        var (qc, outer) = Blocking(qv, 2L * og * cg * groups);
+        // float32 with FMA: register tiles straight from xp (no GEMM inside, so blocks go to the cores).
+        bool direct = typeof(T) == typeof(float) && ForwardTiles.Supported && DirectTiles;
+        var (qc, outer) = direct ? ((int)Math.Min(Math.Min(1536, BlockPositions), qv), true) : Blocking(qv, 2L * og * cg * groups);
         var device = y.Device;
         var gemm = device.Kernels.Get<IGemm>();
 
@@ -109,10 +112,12 @@ internal static class PaddedGrid
         T[]? ba = bias is null ? null : CpuBuffer.Array<T>(bias);
 
         // wt[t][o][c] = w[o][c][t]: each tap's weights as a contiguous Cout × Cg matrix.
-        for (int o = 0; o < s.OutChannels; o++)
-            for (int c = 0; c < cg; c++)
-                for (int t = 0; t < kk; t++)
-                    wt[((long)t * s.OutChannels + o) * cg + c] = wa[((long)o * cg + c) * kk + t];
+        if (direct) ForwardTiles.Reorder((float[])(object)wa, groups, og, cg, kk, (float[])(object)wt);
+        else
+            for (int o = 0; o < s.OutChannels; o++)
+                for (int c = 0; c < cg; c++)
+                    for (int t = 0; t < kk; t++)
+                        wt[((long)t * s.OutChannels + o) * cg + c] = wa[((long)o * cg + c) * kk + t];
 
         var offsets = TapOffsets(g, hw, wp);
         var geo = g;
@@ -132,6 +137,13 @@ internal static class PaddedGrid
                 {
                     long q0 = bi * qc;
                     int len = (int)Math.Min(qc, qv - q0);
+                    if (direct)
+                    {
+                        ForwardTiles.Block((float[])(object)wt, (float[])(object)xp, plane, offsets, groups, og, cg, q0, len,
+                            (float[])(object)block);
+                        Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, ba);
+                        continue;
+                    }
                     for (int t = 0; t < kk; t++)
                     {
                         // block_g (og × len) (+)= wt[t]_g (og × cg) · xp_g[off(t) + q0 ..] (cg × len)
@@ -161,7 +173,7 @@ internal static class PaddedGrid
         long qv = (g.OD - 1) * hw + (long)(g.OH - 1) * wp + g.OW;
         int kk = g.KernelVolume, groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, cout = s.OutChannels;
         // float32 with FMA sums taps directly (no GEMM inside, so blocks always go to the cores).
-        bool direct = typeof(T) == typeof(float) && WeightTiles.Supported && DirectWeights;
+        bool direct = typeof(T) == typeof(float) && WeightTiles.Supported && DirectTiles;
         var (qc, outer) = direct ? ((int)Math.Min(Math.Min(2048, BlockPositions), qv), true) : Blocking(qv, 2L * og * cg * groups);
         long blocks = (qv + qc - 1) / qc;
         int workers = outer ? (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads)) : 1;

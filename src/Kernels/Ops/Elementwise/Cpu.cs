@@ -235,7 +235,9 @@ public sealed class ElementwiseCpu : IElementwise
                 case UnaryOp.Sin: TensorPrimitives.Sin(xs, ys); break;
                 case UnaryOp.Cos: TensorPrimitives.Cos(xs, ys); break;
                 case UnaryOp.Sign:
-                    for (int i = 0; i < xs.Length; i++) ys[i] = T.CreateTruncating(T.Sign(xs[i]));
+                    // T.Sign throws on NaN; PyTorch's sign(NaN) is 0, which also keeps the max / min /
+                    // abs backward masks (built from sign) defined on NaN inputs.
+                    for (int i = 0; i < xs.Length; i++) ys[i] = T.IsNaN(xs[i]) ? T.Zero : T.CreateTruncating(T.Sign(xs[i]));
                     break;
                 default: throw new ArgumentOutOfRangeException(nameof(op), op, null);
             }
