@@ -16,6 +16,11 @@ internal static class ConvCases
             ConvShape.Create(3, 2, 3, [13], [5], [3], [2], [1], 1),
             ConvShape.Create(1, 2, 3, [5, 4, 6], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
             ConvShape.Create(2, 3, 2, [4, 7, 5], [2, 3, 1], [2, 1, 1], [0, 1, 0], [1, 1, 1], 1),
+            // ≥ 8 channels per group at unit stride: the padded-grid path and its float32 direct
+            // tiles (the float64 reference takes the padded-grid GEMM form).
+            ConvShape.Create(1, 9, 10, [6, 7], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ConvShape.Create(2, 16, 18, [5, 9], [3, 2], [1, 1], [2, 0], [2, 1], 2),
+            ConvShape.Create(1, 8, 9, [3, 5, 4], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
         };
         if (sizes == SelfTestSizes.Full)
         {
