@@ -6,7 +6,8 @@
   python3 benchmarks/compare.py --rounds 3            # alternate ours/peer 3 times, medians
   python3 benchmarks/compare.py --bdn-json BenchmarkDotNet.Artifacts/results  # reuse a report
 
-(a) runs `dotnet run -c Release --project benchmarks -- --filter <pattern> --exporters json`
+(a) builds once, then runs `dotnet run -c Release --no-build --project benchmarks -- --filter
+    <pattern> --exporters json`
     from the repository root (or reads existing *-report-full.json files) and takes each
     benchmark's median; the key is its Description (BDN's MethodTitle, quotes stripped);
 (b) runs benchmarks/peer/<peer>.py with /usr/bin/python3, which prints one JSON line per case:
@@ -51,9 +52,19 @@ def read_bdn(paths):
     return out
 
 
+def build_ours():
+    """Builds once, without build servers that would linger and compete for the CPUs."""
+    cmd = ["dotnet", "build", "-c", "Release", "benchmarks", "-v", "q", "--disable-build-servers"]
+    print("$ " + " ".join(cmd), file=sys.stderr)
+    r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout[-4000:])
+        sys.exit(f"benchmark build failed with exit code {r.returncode}")
+
+
 def run_ours(pattern, extra):
     started = time.time()
-    cmd = ["dotnet", "run", "-c", "Release", "--project", "benchmarks", "--",
+    cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", "benchmarks", "--",
            "--filter", pattern, "--exporters", "json"] + extra
     print("$ " + " ".join(cmd), file=sys.stderr)
     r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -99,12 +110,22 @@ def main():
     a = p.parse_args()
 
     ours_runs, peer_runs = [], []
-    for _ in range(max(1, a.rounds)):
+    if not a.bdn_json:
+        build_ours()
+
+    def ours():
         ours_runs.append(read_bdn(a.bdn_json) if a.bdn_json else run_ours(a.filter, a.bdn_args.split()))
+
+    def peers():
         merged = {}
         for s in peer_scripts(a.peers):
             merged.update(run_peer(s, a.peer_args.split()))
         peer_runs.append(merged)
+
+    for r in range(max(1, a.rounds)):
+        # Alternate who goes first so that a drift in the machine's load favours neither side.
+        for step in ((ours, peers) if r % 2 == 0 else (peers, ours)):
+            step()
 
     names = sorted(set().union(*[set(r) for r in ours_runs]) | set().union(*[set(r) for r in peer_runs]))
     rows = []

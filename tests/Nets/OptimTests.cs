@@ -186,6 +186,72 @@ public class OptimTests
         Approx.Equal(new[] { 12 * f }, b.Grad!, 1e-14, 0, "b clipped");
     }
 
+    /// <summary>The float32 kernels run a vector body, a scalar tail and several parallel chunks;
+    /// on a long odd-length tensor every element must round exactly as a plain scalar float loop in
+    /// PyTorch's order does (no lane, tail or chunk boundary may differ).</summary>
+    [TestCase("adamw"), TestCase("adam_wd"), TestCase("sgd_momentum"), TestCase("sgd_nesterov")]
+    public void LongFloat32UpdatesRoundLikeTheScalarLoop(string name)
+    {
+        const int n = 70_001;
+        var rnd = new Random(7);
+        float[] p0 = new float[n];
+        for (int i = 0; i < n; i++) p0[i] = (float)(rnd.NextDouble() * 2 - 1);
+        float[][] grads = new float[3][];
+        for (int s = 0; s < 3; s++)
+        {
+            grads[s] = new float[n];
+            for (int i = 0; i < n; i++) grads[s][i] = (float)(rnd.NextDouble() * 0.2 - 0.1);
+        }
+        using var p = Tensor.FromArray((float[])p0.Clone(), [n]).AsParameter();
+        using var opt = Make(name, [p]);
+        float[] rp = (float[])p0.Clone(), ra = new float[n], rb = new float[n];
+        for (int s = 0; s < 3; s++)
+        {
+            using (TensorScope.Suspend()) p.Grad = Tensor.FromArray((float[])grads[s].Clone(), [n]);
+            opt.Step();
+            opt.ZeroGrad();
+            if (name.StartsWith("adam")) ScalarAdam(name, s + 1, rp, grads[s], ra, rb);
+            else ScalarSgd(name, s == 0, rp, grads[s], ra);
+        }
+        Approx.Equal(Array.ConvertAll(rp, f => (double)f), p, 0, 0, name + " bit-exact after 3 steps");
+    }
+
+    // Same hyperparameters as Make; float arithmetic, one operation at a time, no fusing.
+    private static void ScalarAdam(string name, int step, float[] p, float[] g, float[] m, float[] v)
+    {
+        bool decoupled = name == "adamw";
+        double lr = 2e-2, beta1 = decoupled ? 0.85 : 0.8, beta2 = decoupled ? 0.995 : 0.99;
+        double eps = decoupled ? 1e-8 : 1e-6, wd = 0.1;
+        float b1 = (float)beta1, b2 = (float)beta2, omb1 = (float)(1 - beta1), omb2 = (float)(1 - beta2);
+        float stepSize = (float)(lr / (1 - Math.Pow(beta1, step))), bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(beta2, step));
+        float decay = (float)(1 - lr * wd), fwd = (float)wd, feps = (float)eps;
+        for (int i = 0; i < p.Length; i++)
+        {
+            float gi = g[i];
+            if (decoupled) p[i] *= decay;
+            else gi += fwd * p[i];
+            m[i] = m[i] * b1 + omb1 * gi;
+            v[i] = v[i] * b2 + omb2 * gi * gi;
+            float denom = MathF.Sqrt(v[i]) / bc2Sqrt + feps;
+            p[i] += -stepSize * (m[i] / denom);
+        }
+    }
+
+    private static void ScalarSgd(string name, bool first, float[] p, float[] g, float[] buf)
+    {
+        bool nesterov = name == "sgd_nesterov";
+        float lr = nesterov ? 0.05f : 0.1f, mom = nesterov ? 0.8f : 0.9f, keep = (float)(1 - (nesterov ? 0 : 0.1));
+        float wd = nesterov ? (float)1e-3 : 0.01f;
+        for (int i = 0; i < p.Length; i++)
+        {
+            float d = g[i] + wd * p[i];
+            float b = first ? d : buf[i] * mom + keep * d;
+            buf[i] = b;
+            d = nesterov ? d + mom * b : b;
+            p[i] += -lr * d;
+        }
+    }
+
     /// <summary>A module with a matrix, a bias and a norm-like vector, registered by hand.</summary>
     internal sealed class TinyModule : Kernels.Nets.Modules.Module
     {

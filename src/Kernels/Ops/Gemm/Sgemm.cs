@@ -13,6 +13,8 @@ namespace Kernels.Ops.Gemm;
 /// 6×32, the 256-bit kernel 6×16; both keep their 12 accumulators in registers.</summary>
 internal static unsafe class Sgemm
 {
+    // The hot loops are marked AggressiveOptimization: compiled fully optimised on first call, so
+    // the first GEMMs of a run do not execute tier-0 code while tiering catches up.
     internal const int MR = 6;
 
     /// <summary>Depth of a packed block: the B micro-panel (KC×NR) should stay in L1.</summary>
@@ -131,6 +133,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>C[mc × nc] from a packed A block and packed B panels, tile by tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Macro(int kc, float* ap, float* bp, float* c, nint ldc, int mc, int nc, float alpha,
         float beta, bool wide)
     {
@@ -155,6 +158,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>A partial tile: the full kernel writes a scratch tile, then the valid part is merged.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EdgeTile(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta,
         int rows, int cols, bool wide)
     {
@@ -175,6 +179,7 @@ internal static unsafe class Sgemm
 
     /// <summary>Packs op(A)[ic:ic+mc, pc:pc+kc] as MR-row panels, element (p, r) at p·MR + r;
     /// rows past mc are zero so the kernel never branches.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(in GemmShape s, float* a, int ic, int mc, int pc, int kc, float* dst)
     {
         nint lda = s.LdA;
@@ -220,6 +225,7 @@ internal static unsafe class Sgemm
 
     /// <summary>Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column panels, element (p, j) at p·NR + j;
     /// columns past nc are zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(in GemmShape s, float* b, int pc, int kc, int jc, int nc, float* dst, int nr)
     {
         nint ldb = s.LdB;
@@ -284,6 +290,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>C[6×32] = alpha·(Apanel·Bpanel) + beta·C (beta = 0: C not read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel6x32(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -317,6 +324,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>C[6×16] = alpha·(Apanel·Bpanel) + beta·C (beta = 0: C not read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel6x16(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
