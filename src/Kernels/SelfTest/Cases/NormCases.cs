@@ -35,7 +35,7 @@ internal static class NormCases
                 });
             }
 
-        var batches = new List<BatchNormShape> { new(1, 1, 2), new(2, 3, 7), new(5, 4, 1), new(3, 5, 13) };
+        var batches = new List<BatchNormShape> { new(1, 1, 2), new(2, 3, 7), new(5, 4, 1), new(3, 5, 13), new(2, 3, 37) };
         if (sizes == SelfTestSizes.Full) batches.Add(new BatchNormShape(16, 32, 289));
         foreach (var s in batches)
             foreach (bool training in new[] { true, false })
