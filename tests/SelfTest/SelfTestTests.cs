@@ -136,6 +136,34 @@ public class SelfTestTests
     }
 
     [Test]
+    public void VerbExitsTwoForAnUnusableDevice()
+    {
+        // No machine has a hundredth CUDA device: the device check fails before any work.
+        var (code, output, err) = Cli("selftest", "--device", "cuda:99");
+        Assert.That(code, Is.EqualTo(Program.ExitUserError), output);
+        Assert.That(err, Does.Contain("cuda:99"));
+        Assert.That(output, Does.Not.Contain("passed:"));
+    }
+
+    [Test]
+    public void VerbExitsTwoForAFamilyWithoutImplementationOnTheDevice()
+    {
+        EmuSupport.RequireLibrary();
+        var (code, output, err) = Cli("selftest", "--device", "emu", "--op", "Gemm");
+        Assert.That(code, Is.EqualTo(Program.ExitUserError), output);
+        Assert.That(err, Does.Contain("Gemm").And.Contain("Activation"));
+    }
+
+    [Test]
+    public void VerbExitsZeroOnEmu()
+    {
+        EmuSupport.RequireLibrary();
+        var (code, output, err) = Cli("selftest", "--device", "emu");
+        Assert.That(code, Is.Zero, err + output);
+        Assert.That(output, Does.Contain("native").And.Contain("Elementwise").And.Contain("no implementation on emu"));
+    }
+
+    [Test]
     public void VerbExitsTwoForBadSizes()
     {
         var (code, _, err) = Cli("selftest", "--device", "cpu", "--sizes", "huge");
