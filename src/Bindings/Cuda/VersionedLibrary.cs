@@ -44,11 +44,11 @@ public sealed class VersionedLibrary
             }
             catch (DllNotFoundException e)
             {
-                errors.Add($"{name}: {FirstLine(e.Message)}");
+                errors.Add(LoaderError(name, e.Message));
             }
             catch (BadImageFormatException e)
             {
-                errors.Add($"{name}: {FirstLine(e.Message)}");
+                errors.Add(LoaderError(name, e.Message));
             }
         }
         return (0, "", $"{DisplayName} not found; tried {string.Join(", ", Names)} ({string.Join("; ", errors)})");
@@ -67,9 +67,11 @@ public sealed class VersionedLibrary
     public nint TryExport(string symbol) =>
         IsLoaded && NativeLibrary.TryGetExport(Handle, symbol, out var p) ? p : 0;
 
-    private static string FirstLine(string s)
+    /// <summary>The dynamic loader's own lines (e.g. "libx.so.1: cannot open shared object
+    /// file: ..."), without .NET's generic first line about strace and LD_DEBUG.</summary>
+    private static string LoaderError(string name, string message)
     {
-        int i = s.IndexOf('\n');
-        return (i < 0 ? s : s[..i]).Trim();
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length > 1 ? string.Join(" | ", lines.Skip(1)) : $"{name}: {message.Trim()}";
     }
 }
