@@ -13,6 +13,7 @@ public class CublasBindingsTests
         Assert.That(Cublas.Version.Major, Is.GreaterThanOrEqualTo(11));
         if (CudaDriver.TryInitialize(out _)) Assert.Inconclusive("this machine has a GPU: cublasCreate would succeed");
         var e = Assert.Throws<CublasException>(() => Cublas.Create().Dispose())!;
+        TestContext.Out.WriteLine($"{Cublas.Library.LoadedName} {Cublas.Version}: {e.Message}");
         Assert.Multiple(() =>
         {
             Assert.That(e.Call, Is.EqualTo("cublasCreate_v2"));

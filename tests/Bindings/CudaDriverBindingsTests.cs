@@ -12,6 +12,7 @@ public class CudaDriverBindingsTests
     {
         bool ok = CudaDriver.TryInitialize(out var reason);
         if (ok) Assert.Inconclusive("this machine has a usable CUDA driver and GPU; the no-GPU path cannot be checked here");
+        TestContext.Out.WriteLine(reason);
         if (CudaDriver.Library.IsLoaded)
             Assert.That(reason, Does.Contain("CUDA_ERROR_NO_DEVICE").Or.Contain("CUDA_ERROR_STUB_LIBRARY").Or.Contain("CUDA_ERROR_INSUFFICIENT_DRIVER"),
                 "the driver loaded, so cuInit's error must be named");
