@@ -7,7 +7,7 @@ public sealed record CudaDeviceInfo(int Ordinal, string Name, long TotalMemoryBy
 /// provides; libcuda.so exists only with the development symlink). Built on <see cref="CudaDriver"/>.</summary>
 public static class CudaDriverProbe
 {
-    public static IReadOnlyList<string> LibraryNames => CudaDriver.Library.Names;
+    public static string[] LibraryNames => [.. CudaDriver.Library.Names];
 
     private static readonly Lazy<(bool Ok, string Reason, IReadOnlyList<CudaDeviceInfo> Devices, int DriverVersion)> s_result = new(Run);
 

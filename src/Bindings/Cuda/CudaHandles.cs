@@ -33,16 +33,27 @@ public abstract class CudaHandle : SafeHandle
     /// previous one. Returns false (and records why) instead of throwing.</summary>
     private protected unsafe bool ReleaseIn(string call, Func<nint, int> release)
     {
-        var api = CudaDriver.Api;
-        bool pushed = Context != 0 && api.CtxPushCurrent(Context) == 0;
-        int rc = release(handle);
-        if (pushed)
+        try
         {
-            nint popped;
-            api.CtxPopCurrent(&popped);
+            // A handle with no context (a cuBLAS handle made while the driver was down) touches
+            // only its own library.
+            var api = Context != 0 ? CudaDriver.Api : null;
+            bool pushed = api is not null && api.CtxPushCurrent(Context) == 0;
+            int rc = release(handle);
+            if (pushed)
+            {
+                nint popped;
+                api!.CtxPopCurrent(&popped);
+            }
+            if (rc != 0) CudaDriver.LastReleaseError = CudaDriver.Message(call, rc);
+            return rc == 0;
         }
-        if (rc != 0) CudaDriver.LastReleaseError = CudaDriver.Message(call, rc);
-        return rc == 0;
+        catch (Exception e)
+        {
+            // ReleaseHandle must not throw (it may run from Dispose in a finally block).
+            CudaDriver.LastReleaseError = $"{call}: {e.Message}";
+            return false;
+        }
     }
 
     /// <summary>The current context (where the next resource is created).</summary>
