@@ -38,7 +38,9 @@ public sealed class NormCpu : INorm
         switch (y.DType)
         {
             case DType.F32:
-                BatchNormCpu.Forward<float>(s, training, momentum, eps, x, weight, bias, runningMean, runningVar, y, saveMean, saveInvStd);
+                BatchNormF32.Forward(s, training, momentum, eps, CpuBuffer.Array<float>(x), Opt<float>(weight), Opt<float>(bias),
+                    Opt<float>(runningMean), Opt<float>(runningVar), CpuBuffer.Array<float>(y), CpuBuffer.Array<float>(saveMean),
+                    CpuBuffer.Array<float>(saveInvStd));
                 break;
             case DType.F64:
                 BatchNormCpu.Forward<double>(s, training, momentum, eps, x, weight, bias, runningMean, runningVar, y, saveMean, saveInvStd);
@@ -53,7 +55,10 @@ public sealed class NormCpu : INorm
     {
         switch (dy.DType)
         {
-            case DType.F32: BatchNormCpu.Backward<float>(s, training, x, weight, saveMean, saveInvStd, dy, dx, dweight, dbias); break;
+            case DType.F32:
+                BatchNormF32.Backward(s, training, CpuBuffer.Array<float>(x), Opt<float>(weight), CpuBuffer.Array<float>(saveMean),
+                    CpuBuffer.Array<float>(saveInvStd), CpuBuffer.Array<float>(dy), Opt<float>(dx), Opt<float>(dweight), Opt<float>(dbias));
+                break;
             case DType.F64: BatchNormCpu.Backward<double>(s, training, x, weight, saveMean, saveInvStd, dy, dx, dweight, dbias); break;
             default: throw Unsupported(nameof(BatchBackward), dy.DType);
         }

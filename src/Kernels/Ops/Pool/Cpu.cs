@@ -14,6 +14,9 @@ public sealed class PoolCpu : IPool
         var idx = CpuBuffer.Array<int>(argmax);
         switch (y.DType)
         {
+            case DType.F32 when MaxPoolF32.Applies(s):
+                MaxPoolF32.Forward2x2(s, CpuBuffer.Array<float>(x), CpuBuffer.Array<float>(y), idx);
+                break;
             case DType.F32: MaxForward(s, CpuBuffer.Array<float>(x), CpuBuffer.Array<float>(y), idx); break;
             case DType.F64: MaxForward(s, CpuBuffer.Array<double>(x), CpuBuffer.Array<double>(y), idx); break;
             default: throw Unsupported(nameof(MaxForward), y.DType);
