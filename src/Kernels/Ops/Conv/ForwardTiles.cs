@@ -39,8 +39,18 @@ internal static unsafe class ForwardTiles
                     float* yrow = bp + ((long)grp * og + o0) * len;
                     int j = 0;
                     if (ot == 4)
+                    {
                         for (; j + 24 <= len; j += 24)
                             Tile4x24(wg + o0, og, xg + j, plane, off, kk, cg, yrow + j, len);
+                        // The tail reruns one whole tile ending at len instead of going scalar (a
+                        // 16×16 image has 286 grid positions: its 22-position scalar tail cost more
+                        // than the tiles). Overlapped positions get the same sums, bit for bit.
+                        if (j < len && len >= 24)
+                        {
+                            Tile4x24(wg + o0, og, xg + len - 24, plane, off, kk, cg, yrow + len - 24, len);
+                            j = len;
+                        }
+                    }
                     for (int oi = 0; oi < ot; oi++)
                         for (int q = j; q < len; q++)
                         {
