@@ -19,6 +19,7 @@ public static class Program
     [
         InfoCommand.Create,
         CheckpointCommand.Create,
+        SelfTestCommand.Create,
     ];
 
     public static int Main(string[] args)

@@ -1,0 +1,59 @@
+using Kernels.Ops.Conv;
+
+namespace Kernels.SelfTesting;
+
+internal static class ConvCases
+{
+    public static IEnumerable<SelfTestCase> Build(CaseRandom r, SelfTestSizes sizes)
+    {
+        var shapes = new List<ConvShape>
+        {
+            // batch, in, out, input size, kernel, stride, padding, dilation, groups
+            ConvShape.Create(1, 3, 5, [7, 9], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ConvShape.Create(2, 4, 6, [11, 6], [3, 2], [2, 1], [1, 0], [2, 1], 2),
+            ConvShape.Create(2, 5, 3, [5, 7], [1, 1], [1, 1], [0, 0], [1, 1], 1),
+            ConvShape.Create(1, 4, 4, [9, 5], [3, 3], [1, 2], [1, 1], [1, 1], 4),
+            ConvShape.Create(3, 2, 3, [13], [5], [3], [2], [1], 1),
+            ConvShape.Create(1, 2, 3, [5, 4, 6], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+            ConvShape.Create(2, 3, 2, [4, 7, 5], [2, 3, 1], [2, 1, 1], [0, 1, 0], [1, 1, 1], 1),
+            // ≥ 8 channels per group at unit stride: the padded-grid path and its float32 direct
+            // tiles (the float64 reference takes the padded-grid GEMM form).
+            ConvShape.Create(1, 9, 10, [6, 7], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ConvShape.Create(2, 16, 18, [5, 9], [3, 2], [1, 1], [2, 0], [2, 1], 2),
+            ConvShape.Create(1, 8, 9, [3, 5, 4], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+        };
+        if (sizes == SelfTestSizes.Full)
+        {
+            shapes.Add(ConvShape.Create(2, 16, 24, [17, 19], [3, 3], [1, 1], [1, 1], [1, 1], 1));
+            shapes.Add(ConvShape.Create(1, 32, 33, [31, 29], [5, 5], [2, 2], [2, 2], [1, 1], 1));
+            shapes.Add(ConvShape.Create(2, 8, 8, [9, 10, 11], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 2));
+        }
+        foreach (var s in shapes)
+        {
+            string d = $"N={s.Batch} C={s.InChannels}→{s.OutChannels} in={string.Join('x', s.InSize)} " +
+                       $"k={string.Join('x', s.Kernel)} s={string.Join('x', s.Stride)} p={string.Join('x', s.Padding)} " +
+                       $"d={string.Join('x', s.Dilation)} g={s.Groups}";
+            var x = r.Uniform(s.InputElements);
+            var w = r.Uniform(s.WeightElements);
+            var bias = r.Uniform(s.OutChannels);
+            var inBias = r.Uniform(s.InChannels);
+            var dy = r.Uniform(s.OutputElements);
+            // Long reductions: the weight gradient sums over batch × output positions.
+            double wTol = s.Batch * s.OutSpatial >= 512 ? SelfTestCase.Fp32LongReduction : SelfTestCase.Fp32Tolerance;
+            double fTol = s.InPerGroup * s.KernelVolume >= 512 ? SelfTestCase.Fp32LongReduction : SelfTestCase.Fp32Tolerance;
+            yield return SelfTestCase.Of<IConv>($"{d} forward", (k, io) =>
+                k.Forward(s, io.In(x), io.In(w), null, io.Out("y", s.OutputElements)), fTol);
+            yield return SelfTestCase.Of<IConv>($"{d} forward+bias", (k, io) =>
+                k.Forward(s, io.In(x), io.In(w), io.In(bias), io.Out("y", s.OutputElements)), fTol);
+            yield return SelfTestCase.Of<IConv>($"{d} backward-data", (k, io) =>
+                k.BackwardData(s, io.In(dy), io.In(w), io.Out("dx", s.InputElements)), fTol);
+            yield return SelfTestCase.Of<IConv>($"{d} backward-data+bias", (k, io) =>
+                k.BackwardData(s, io.In(dy), io.In(w), io.Out("dx", s.InputElements), io.In(inBias)), fTol);
+            yield return SelfTestCase.Of<IConv>($"{d} backward-weights", (k, io) =>
+                k.BackwardWeights(s, io.In(x), io.In(dy), io.Out("dw", s.WeightElements), io.Out("db", s.OutChannels)),
+                SelfTestCase.Fp32LongReduction);
+            yield return SelfTestCase.Of<IConv>($"{d} channel-sum", (k, io) =>
+                k.ChannelSum(s.Batch, s.OutChannels, s.OutSpatial, io.In(dy), io.Out("sum", s.OutChannels)), wTol);
+        }
+    }
+}
