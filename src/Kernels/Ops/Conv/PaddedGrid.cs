@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Kernels.Cpu;
 using Kernels.Ops.Gemm;
 
@@ -100,6 +101,9 @@ internal static class PaddedGrid
         Run<T>(s2, dy, w2Buf, bias, dx);
     }
 
+    // Run, BackwardWeights and their loops are optimised from the first call: tiered JIT left them
+    // at tier 0 through the first steps of a training run (several times slower).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -141,7 +145,7 @@ internal static class PaddedGrid
             Pad(g, ni * s.InChannels, xa, (long)n0 * s.InChannels * g.InPlane, xp, dp, hp, wp);
             // (image, block) pairs go to the cores whole (each with its own y' block), so the
             // per-tap GEMMs are small and mostly run on the calling thread: no hand-off per GEMM.
-            ForBlocks(ni * blocks, outer, (b0, b1) =>
+            ForBlocks(ni * blocks, outer, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (b0, b1) =>
             {
                 using var blockBuf = device.Allocate(y.DType, (long)cout * qc);
                 T[] block = CpuBuffer.Array<T>(blockBuf);
@@ -178,6 +182,7 @@ internal static class PaddedGrid
     /// <summary>dw[o][c][t] = Σ_n Σ_q dy'[n, o, q] · xp[n, c, off(t) + q], with dy placed on the
     /// padded grid (zeros at the positions that are not real). Each core sums its share of
     /// position blocks into its own accumulator; the accumulators are added at the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardWeights<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer dy, DeviceBuffer dw)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -213,7 +218,7 @@ internal static class PaddedGrid
                 // Images are contiguous in x and in xp (and dy, dyp), so a chunk is ni·C rows.
                 Pad(g, ni * s.InChannels, xa, (long)n0 * s.InChannels * g.InPlane, xp, dp, hp, wp);
                 long dyOffset = (long)n0 * cout * g.OutPlane;
-                CpuParallel.For((long)ni * cout, g.OutPlane, (o0, o1) =>
+                CpuParallel.For((long)ni * cout, g.OutPlane, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (o0, o1) =>
                 {
                     for (long o = o0; o < o1; o++)
                         for (int d = 0; d < geo.OD; d++)
@@ -222,7 +227,7 @@ internal static class PaddedGrid
                                     .CopyTo(dyp.AsSpan((int)(o * qv + d * hw + (long)h * wp), geo.OW));
                 });
                 long items = ni * blocks, perWorker = (items + workers - 1) / workers;
-                ForBlocks(workers, outer, (w0, w1) =>
+                ForBlocks(workers, outer, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (w0, w1) =>
                 {
                     for (long wk = w0; wk < w1; wk++)
                         for (long item = wk * perWorker; item < Math.Min(items, (wk + 1) * perWorker); item++)
@@ -276,11 +281,12 @@ internal static class PaddedGrid
     }
 
     /// <summary>Copies one image into the interior of the padded volume (its border stays zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad<T>(in Geometry g, int channels, T[] x, long xOffset, T[] xp, int dp, int hp, int wp)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var geo = g;
-        CpuParallel.For(channels, geo.InPlane, (c0, c1) =>
+        CpuParallel.For(channels, geo.InPlane, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (c0, c1) =>
         {
             for (long c = c0; c < c1; c++)
                 for (int d = 0; d < geo.D; d++)
@@ -294,6 +300,7 @@ internal static class PaddedGrid
     }
 
     /// <summary>Moves the real positions of a y' block into y (adding the bias).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scatter<T>(in Geometry g, int channels, T[] block, long q0, int len, int hp, int wp,
         T[] y, long yOffset, T[]? bias) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -16,6 +17,9 @@ internal static unsafe class WeightTiles
     /// <param name="acc">[kk][cout][cg] accumulators</param>
     /// <param name="dBase">where the image's rows start in dyp</param>
     /// <param name="xBase">where the image's channels start in xp</param>
+    // Fully optimised from the first call: tiered JIT kept these at tier 0 for the first few
+    // hundred milliseconds of a run (a whole short training job or benchmark), several times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(float[] dyp, long qv, float[] xp, long plane, long[] offsets, int groups, int og, int cg,
         long q0, int len, float[] acc, long dBase, long xBase)
     {
@@ -48,6 +52,7 @@ internal static unsafe class WeightTiles
     }
 
     /// <summary>acc[(t0+j)·tapStride + i·cg + base] += dot(d_i, x_j) for i &lt; 4, j &lt; 3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x3(float* d, long ldd, float* x0, float* x1, float* x2, int len,
         float* acc, long at, long tapStride, int cg)
     {
