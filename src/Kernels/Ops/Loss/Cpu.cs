@@ -122,15 +122,21 @@ public sealed class LossCpu : ILoss
 
     // ---- cross-entropy ----------------------------------------------------------------------
 
+    /// <summary>Σ of the class weights (the class count when unweighted), for label smoothing.</summary>
+    private static double ClassWeightSum<T>(T[]? w, int classes) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (w is null) return classes;
+        double sum = 0;
+        for (int k = 0; k < classes; k++) sum += double.CreateTruncating(w[k]);
+        return sum;
+    }
+
     private static void CeForward<T>(CrossEntropyShape s, T[] x, int[] targets, T[]? w, T[] loss, T[] lse, T[]? tw)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int c = s.Classes, inner = s.Inner;
         double eps = s.LabelSmoothing;
-        double wSum = 0;
-        if (w is not null)
-            for (int k = 0; k < c; k++) wSum += double.CreateTruncating(w[k]);
-        else wSum = c;
+        double wSum = ClassWeightSum(w, c);
         CpuParallel.For(s.Rows, c * 4L, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++)
@@ -171,10 +177,7 @@ public sealed class LossCpu : ILoss
     {
         int c = s.Classes, inner = s.Inner;
         double eps = s.LabelSmoothing;
-        double wSum = 0;
-        if (w is not null)
-            for (int k = 0; k < c; k++) wSum += double.CreateTruncating(w[k]);
-        else wSum = c;
+        double wSum = ClassWeightSum(w, c);
         CpuParallel.For(s.Rows, c * 4L, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++)
