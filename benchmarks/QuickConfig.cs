@@ -7,7 +7,8 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 namespace Kernels.Benchmarks;
 
 /// <summary>A short job for the side-by-side comparison with PyTorch (benchmarks/compare.py): in
-/// process (no separate build), 2 warm-ups, 5 measured iterations of one call each, and the full
+/// process (no separate build; the project turns tiered compilation off, so the first call already
+/// runs optimised code), 2 warm-ups, 5 measured iterations of one call each, and the full
 /// JSON report that compare.py reads. Medians over few iterations are enough for ratios on a
 /// shared 2-core machine; use a longer job for precise numbers.</summary>
 public sealed class QuickConfig : ManualConfig

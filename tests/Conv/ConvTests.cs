@@ -127,6 +127,60 @@ public class ConvTests
         }
     }
 
+    /// <summary>Small images (16×16: one 286-position block each, whose last partial tile reruns
+    /// a whole tile) are padded several at a time and their blocks shared out across the cores.
+    /// One image per chunk, uneven chunks (2 + 2 + 1), the whole batch, the GEMM form and im2col
+    /// must all agree, output channels a multiple of 4 or not.</summary>
+    [TestCase(DType.F32, 12, 1e-4), TestCase(DType.F32, 10, 1e-4), TestCase(DType.F64, 12, 1e-10)]
+    public void PaddedGridImageChunksMatchIm2Col(DType dtype, int cout, double tol)
+    {
+        using var scope = TensorScope.Begin();
+        var x = Tensor.Randn([5, 8, 16, 16], dtype: dtype);
+        var w = Tensor.Randn([cout, 8, 3, 3], std: 0.2, dtype: dtype);
+        var b = Tensor.Randn([cout], dtype: dtype);
+        var g = Tensor.Randn([5, cout, 16, 16], dtype: dtype);
+        (Tensor Y, Tensor Dx, Tensor Dw, Tensor Db) Run()
+        {
+            var xl = x.Clone();
+            var wl = w.Clone();
+            var bl = b.Clone();
+            xl.RequiresGrad = wl.RequiresGrad = bl.RequiresGrad = true;
+            var y = F.Conv2d(xl, wl, bl, padding: 1);
+            y.Backward(g);
+            return (y.Detach(), xl.Grad!, wl.Grad!, bl.Grad!);
+        }
+        long keepBudget = PaddedGrid.ImageBudget;
+        int keepMin = PaddedGrid.MinInPerGroup;
+        try
+        {
+            var whole = Run();
+            PaddedGrid.ImageBudget = 1;
+            var single = Run();
+            // 7000 elements hold two padded images (8·18·18) and two grid dy (cout·286).
+            PaddedGrid.ImageBudget = 7000;
+            var pairs = Run();
+            PaddedGrid.ImageBudget = keepBudget;
+            PaddedGrid.DirectTiles = false;
+            var gemmForm = Run();
+            PaddedGrid.DirectTiles = true;
+            PaddedGrid.MinInPerGroup = int.MaxValue;
+            var cols = Run();
+            foreach (var (other, what) in new[] { (whole, "whole batch"), (single, "one image"), (pairs, "pairs"), (gemmForm, "gemm form") })
+            {
+                Approx.Equal(cols.Y, other.Y, tol, tol, what + " y");
+                Approx.Equal(cols.Dx, other.Dx, tol, tol, what + " dx");
+                Approx.Equal(cols.Dw, other.Dw, tol, tol, what + " dw");
+                Approx.Equal(cols.Db, other.Db, tol, tol, what + " db");
+            }
+        }
+        finally
+        {
+            PaddedGrid.ImageBudget = keepBudget;
+            PaddedGrid.MinInPerGroup = keepMin;
+            PaddedGrid.DirectTiles = true;
+        }
+    }
+
     [Test]
     public void Conv2dGradients()
     {

@@ -69,12 +69,8 @@ public sealed class ActivationCpu : IActivation
             Span<T> ds = dx.AsSpan(o, len);
             switch (kind)
             {
-                case ActivationKind.Relu:
-                    for (int i = 0; i < len; i++) ds[i] = xs[i] > T.Zero ? gs[i] : T.Zero;
-                    break;
-                case ActivationKind.LeakyRelu:
-                    for (int i = 0; i < len; i++) ds[i] = xs[i] > T.Zero ? gs[i] : alpha * gs[i];
-                    break;
+                case ActivationKind.Relu: RectifierBackward(xs, gs, ds, T.Zero, leaky: false); break;
+                case ActivationKind.LeakyRelu: RectifierBackward(xs, gs, ds, alpha, leaky: true); break;
                 case ActivationKind.Sigmoid:
                     for (int i = 0; i < len; i++) ds[i] = gs[i] * ys[i] * (T.One - ys[i]);
                     break;
@@ -91,6 +87,27 @@ public sealed class ActivationCpu : IActivation
                 default: throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
             }
         });
+    }
+
+    /// <summary>dx = x &gt; 0 ? dy : slope·dy (0 for ReLU). Selected a vector at a time: the scalar
+    /// branch mispredicts on mixed signs and made ReLU's backward cost several times its forward.
+    /// NaN compares false either way, as in the scalar form.</summary>
+    private static void RectifierBackward<T>(ReadOnlySpan<T> xs, ReadOnlySpan<T> gs, Span<T> ds, T slope, bool leaky)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0, len = ds.Length;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var zero = Vector<T>.Zero;
+            var a = new Vector<T>(slope);
+            for (; i <= len - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var xv = new Vector<T>(xs[i..]);
+                var gv = new Vector<T>(gs[i..]);
+                Vector.ConditionalSelect(Vector.GreaterThan(xv, zero), gv, leaky ? gv * a : zero).CopyTo(ds[i..]);
+            }
+        }
+        for (; i < len; i++) ds[i] = xs[i] > T.Zero ? gs[i] : leaky ? slope * gs[i] : T.Zero;
     }
 
     private static readonly double InvSqrt2 = 1.0 / Math.Sqrt(2.0);

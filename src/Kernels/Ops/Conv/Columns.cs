@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Kernels.Cpu;
 
 namespace Kernels.Ops.Conv;
@@ -69,6 +70,9 @@ internal static class Columns
         });
     }
 
+    // Fully optimised from the first call: tiered JIT kept these at tier 0 for the first few
+    // hundred milliseconds of a run (a whole short training job or benchmark), several times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillRow<T>(in Geometry g, int tap, T[] x, long plane, long p0, Span<T> dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -111,6 +115,7 @@ internal static class Columns
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddRow<T>(in Geometry g, int tap, ReadOnlySpan<T> src, T[] dx, long plane, long p0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -22,6 +23,9 @@ internal static unsafe class ForwardTiles
     }
 
     /// <param name="block">[cout][len] output block (overwritten)</param>
+    // Fully optimised from the first call: tiered JIT kept these at tier 0 for the first few
+    // hundred milliseconds of a run (a whole short training job or benchmark), several times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(float[] wt, float[] xp, long plane, long[] offsets, int groups, int og, int cg,
         long q0, int len, float[] block)
     {
@@ -39,8 +43,18 @@ internal static unsafe class ForwardTiles
                     float* yrow = bp + ((long)grp * og + o0) * len;
                     int j = 0;
                     if (ot == 4)
+                    {
                         for (; j + 24 <= len; j += 24)
                             Tile4x24(wg + o0, og, xg + j, plane, off, kk, cg, yrow + j, len);
+                        // The tail reruns one whole tile ending at len instead of going scalar (a
+                        // 16×16 image has 286 grid positions: its 22-position scalar tail cost more
+                        // than the tiles). Overlapped positions get the same sums, bit for bit.
+                        if (j < len && len >= 24)
+                        {
+                            Tile4x24(wg + o0, og, xg + len - 24, plane, off, kk, cg, yrow + len - 24, len);
+                            j = len;
+                        }
+                    }
                     for (int oi = 0; oi < ot; oi++)
                         for (int q = j; q < len; q++)
                         {
@@ -58,6 +72,7 @@ internal static unsafe class ForwardTiles
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x24(float* w, int og, float* x, long plane, long* off, int kk, int cg, float* y, int ldy)
     {
         Vector256<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;

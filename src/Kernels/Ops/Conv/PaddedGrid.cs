@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Kernels.Cpu;
 using Kernels.Ops.Gemm;
 
@@ -42,6 +43,15 @@ internal static class PaddedGrid
         if (outer) CpuParallel.For(blocks, CpuParallel.InlineWork, body);
         else body(0, blocks);
     }
+
+    /// <summary>Most elements of padded images (and of dy on the grid) held at once. Several small
+    /// images are padded together so that their position blocks go to the cores as one loop: a
+    /// 16×16 image is a single block, and image by image that left one core idle.</summary>
+    internal static long ImageBudget = 1 << 21;
+
+    /// <summary>Images per chunk: as many as the budget allows for the larger per-image buffer.</summary>
+    private static int ImagesPerChunk(int batch, long perImage) =>
+        (int)Math.Clamp(ImageBudget / Math.Max(1, perImage), 1, Math.Max(1, batch));
 
     /// <summary>Fewest input channels per group for which this path is taken.</summary>
     internal static int MinInPerGroup = 8;
@@ -91,6 +101,9 @@ internal static class PaddedGrid
         Run<T>(s2, dy, w2Buf, bias, dx);
     }
 
+    // Run, BackwardWeights and their loops are optimised from the first call: tiered JIT left them
+    // at tier 0 through the first steps of a training run (several times slower).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -105,7 +118,9 @@ internal static class PaddedGrid
         var device = y.Device;
         var gemm = device.Kernels.Get<IGemm>();
 
-        using var xpBuf = device.Allocate(y.DType, s.InChannels * plane, zero: true);
+        long xpImage = s.InChannels * plane;
+        int chunk = ImagesPerChunk(s.Batch, xpImage);
+        using var xpBuf = device.Allocate(y.DType, chunk * xpImage, zero: true);
         using var wtBuf = device.Allocate(y.DType, (long)kk * s.OutChannels * cg);
         T[] xa = CpuBuffer.Array<T>(x), wa = CpuBuffer.Array<T>(w), ya = CpuBuffer.Array<T>(y);
         T[] xp = CpuBuffer.Array<T>(xpBuf), wt = CpuBuffer.Array<T>(wtBuf);
@@ -123,23 +138,26 @@ internal static class PaddedGrid
         var geo = g;
         int cout = s.OutChannels;
         long blocks = (qv + qc - 1) / qc;
-        for (int n = 0; n < s.Batch; n++)
+        for (int n0 = 0; n0 < s.Batch; n0 += chunk)
         {
-            Pad(g, s.InChannels, xa, (long)n * s.InChannels * g.InPlane, xp, dp, hp, wp);
-            long yOffset = (long)n * cout * g.OutPlane;
-            // Blocks go to the cores whole (each with its own y' block), so the per-tap GEMMs are
-            // small and mostly run on the calling thread: no hand-off per GEMM.
-            ForBlocks(blocks, outer, (b0, b1) =>
+            int ni = Math.Min(chunk, s.Batch - n0);
+            // Images are contiguous in x and in xp, so the chunk pads as ni·Cin channels.
+            Pad(g, ni * s.InChannels, xa, (long)n0 * s.InChannels * g.InPlane, xp, dp, hp, wp);
+            // (image, block) pairs go to the cores whole (each with its own y' block), so the
+            // per-tap GEMMs are small and mostly run on the calling thread: no hand-off per GEMM.
+            ForBlocks(ni * blocks, outer, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (b0, b1) =>
             {
                 using var blockBuf = device.Allocate(y.DType, (long)cout * qc);
                 T[] block = CpuBuffer.Array<T>(blockBuf);
-                for (long bi = b0; bi < b1; bi++)
+                for (long item = b0; item < b1; item++)
                 {
-                    long q0 = bi * qc;
+                    long i = item / blocks, q0 = item % blocks * qc, xBase = i * xpImage;
+                    long yOffset = (n0 + i) * cout * geo.OutPlane;
                     int len = (int)Math.Min(qc, qv - q0);
                     if (direct)
                     {
-                        ForwardTiles.Block((float[])(object)wt, (float[])(object)xp, plane, offsets, groups, og, cg, q0, len,
+                        // The tiles address xp from q0 only, so the image's base rides on it.
+                        ForwardTiles.Block((float[])(object)wt, (float[])(object)xp, plane, offsets, groups, og, cg, xBase + q0, len,
                             (float[])(object)block);
                         Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, ba);
                         continue;
@@ -148,7 +166,7 @@ internal static class PaddedGrid
                     {
                         // block_g (og × len) (+)= wt[t]_g (og × cg) · xp_g[off(t) + q0 ..] (cg × len)
                         var shape = new GemmShape(og, len, cg, Lda: cg, Ldb: (int)plane, Ldc: len,
-                            OffsetA: (long)t * cout * cg, OffsetB: offsets[t] + q0,
+                            OffsetA: (long)t * cout * cg, OffsetB: xBase + offsets[t] + q0,
                             Batch: groups, StrideA: (long)og * cg, StrideB: cg * plane, StrideC: (long)og * len);
                         gemm.Gemm(shape, 1.0, wtBuf, xpBuf, t == 0 ? 0.0 : 1.0, blockBuf);
                     }
@@ -164,6 +182,7 @@ internal static class PaddedGrid
     /// <summary>dw[o][c][t] = Σ_n Σ_q dy'[n, o, q] · xp[n, c, off(t) + q], with dy placed on the
     /// padded grid (zeros at the positions that are not real). Each core sums its share of
     /// position blocks into its own accumulator; the accumulators are added at the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardWeights<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer dy, DeviceBuffer dw)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -176,14 +195,16 @@ internal static class PaddedGrid
         bool direct = typeof(T) == typeof(float) && WeightTiles.Supported && DirectTiles;
         var (qc, outer) = direct ? ((int)Math.Min(Math.Min(2048, BlockPositions), qv), true) : Blocking(qv, 2L * og * cg * groups);
         long blocks = (qv + qc - 1) / qc;
-        int workers = outer ? (int)Math.Min(blocks, Math.Max(1, CpuParallel.Threads)) : 1;
-        long perWorker = (blocks + workers - 1) / workers;
+        long xpImage = s.InChannels * plane, dypImage = cout * qv;
+        int chunk = ImagesPerChunk(s.Batch, Math.Max(xpImage, dypImage));
+        // Every chunk is split into the same number of shares, one accumulator each.
+        int workers = outer ? (int)Math.Min(chunk * blocks, Math.Max(1, CpuParallel.Threads)) : 1;
         var device = dw.Device;
         var gemm = device.Kernels.Get<IGemm>();
         long accLength = (long)kk * cout * cg;
 
-        using var xpBuf = device.Allocate(dw.DType, s.InChannels * plane, zero: true);
-        using var dypBuf = device.Allocate(dw.DType, cout * qv, zero: true);
+        using var xpBuf = device.Allocate(dw.DType, chunk * xpImage, zero: true);
+        using var dypBuf = device.Allocate(dw.DType, chunk * dypImage, zero: true);
         var accBufs = new DeviceBuffer[workers];
         try
         {
@@ -191,11 +212,13 @@ internal static class PaddedGrid
             T[] xa = CpuBuffer.Array<T>(x), dya = CpuBuffer.Array<T>(dy), xp = CpuBuffer.Array<T>(xpBuf), dyp = CpuBuffer.Array<T>(dypBuf);
             var offsets = TapOffsets(g, hw, wp);
             var geo = g;
-            for (int n = 0; n < s.Batch; n++)
+            for (int n0 = 0; n0 < s.Batch; n0 += chunk)
             {
-                Pad(g, s.InChannels, xa, (long)n * s.InChannels * g.InPlane, xp, dp, hp, wp);
-                long dyOffset = (long)n * cout * g.OutPlane;
-                CpuParallel.For(cout, g.OutPlane, (o0, o1) =>
+                int ni = Math.Min(chunk, s.Batch - n0);
+                // Images are contiguous in x and in xp (and dy, dyp), so a chunk is ni·C rows.
+                Pad(g, ni * s.InChannels, xa, (long)n0 * s.InChannels * g.InPlane, xp, dp, hp, wp);
+                long dyOffset = (long)n0 * cout * g.OutPlane;
+                CpuParallel.For((long)ni * cout, g.OutPlane, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (o0, o1) =>
                 {
                     for (long o = o0; o < o1; o++)
                         for (int d = 0; d < geo.OD; d++)
@@ -203,24 +226,25 @@ internal static class PaddedGrid
                                 dya.AsSpan((int)(dyOffset + ((o * geo.OD + d) * geo.OH + h) * geo.OW), geo.OW)
                                     .CopyTo(dyp.AsSpan((int)(o * qv + d * hw + (long)h * wp), geo.OW));
                 });
-                ForBlocks(workers, outer, (w0, w1) =>
+                long items = ni * blocks, perWorker = (items + workers - 1) / workers;
+                ForBlocks(workers, outer, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (w0, w1) =>
                 {
                     for (long wk = w0; wk < w1; wk++)
-                        for (long bi = wk * perWorker; bi < Math.Min(blocks, (wk + 1) * perWorker); bi++)
+                        for (long item = wk * perWorker; item < Math.Min(items, (wk + 1) * perWorker); item++)
                         {
-                            long q0 = bi * qc;
+                            long i = item / blocks, q0 = item % blocks * qc;
                             int len = (int)Math.Min(qc, qv - q0);
                             if (direct)
                             {
                                 WeightTiles.Block((float[])(object)dyp, qv, (float[])(object)xp, plane, offsets, groups, og, cg,
-                                    q0, len, CpuBuffer.Array<float>(accBufs[wk]));
+                                    q0, len, CpuBuffer.Array<float>(accBufs[wk]), i * dypImage, i * xpImage);
                                 continue;
                             }
                             for (int t = 0; t < kk; t++)
                             {
                                 // acc[t]_g (og × cg) += dy'_g (og × len) · xp_g[off(t) + q0 ..]ᵀ (len × cg)
                                 var shape = new GemmShape(og, cg, len, TransB: true, Lda: (int)qv, Ldb: (int)plane, Ldc: cg,
-                                    OffsetA: q0, OffsetB: offsets[t] + q0, OffsetC: (long)t * cout * cg,
+                                    OffsetA: i * dypImage + q0, OffsetB: i * xpImage + offsets[t] + q0, OffsetC: (long)t * cout * cg,
                                     Batch: groups, StrideA: og * qv, StrideB: cg * plane, StrideC: (long)og * cg);
                                 gemm.Gemm(shape, 1.0, dypBuf, xpBuf, 1.0, accBufs[wk]);
                             }
@@ -257,11 +281,12 @@ internal static class PaddedGrid
     }
 
     /// <summary>Copies one image into the interior of the padded volume (its border stays zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad<T>(in Geometry g, int channels, T[] x, long xOffset, T[] xp, int dp, int hp, int wp)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var geo = g;
-        CpuParallel.For(channels, geo.InPlane, (c0, c1) =>
+        CpuParallel.For(channels, geo.InPlane, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (c0, c1) =>
         {
             for (long c = c0; c < c1; c++)
                 for (int d = 0; d < geo.D; d++)
@@ -275,6 +300,7 @@ internal static class PaddedGrid
     }
 
     /// <summary>Moves the real positions of a y' block into y (adding the bias).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scatter<T>(in Geometry g, int channels, T[] block, long q0, int len, int hp, int wp,
         T[] y, long yOffset, T[]? bias) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -14,8 +15,13 @@ internal static unsafe class WeightTiles
     /// <param name="dyp">dy on the grid, row (group·og + o) of length qv</param>
     /// <param name="xp">padded input, channel row (group·cg + c) of length plane</param>
     /// <param name="acc">[kk][cout][cg] accumulators</param>
+    /// <param name="dBase">where the image's rows start in dyp</param>
+    /// <param name="xBase">where the image's channels start in xp</param>
+    // Fully optimised from the first call: tiered JIT kept these at tier 0 for the first few
+    // hundred milliseconds of a run (a whole short training job or benchmark), several times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(float[] dyp, long qv, float[] xp, long plane, long[] offsets, int groups, int og, int cg,
-        long q0, int len, float[] acc)
+        long q0, int len, float[] acc, long dBase, long xBase)
     {
         int kk = offsets.Length, cout = groups * og;
         fixed (float* dp = dyp, xpp = xp, ap = acc)
@@ -24,10 +30,10 @@ internal static unsafe class WeightTiles
                 for (int o0 = 0; o0 < og; o0 += 4)
                 {
                     int ot = Math.Min(4, og - o0);
-                    float* d = dp + (grp * og + o0) * qv + q0;
+                    float* d = dp + dBase + (grp * og + o0) * qv + q0;
                     for (int c = 0; c < cg; c++)
                     {
-                        float* xrow = xpp + (grp * cg + c) * plane + q0;
+                        float* xrow = xpp + xBase + (grp * cg + c) * plane + q0;
                         for (int t0 = 0; t0 < kk; t0 += 3)
                         {
                             int tt = Math.Min(3, kk - t0);
@@ -46,6 +52,7 @@ internal static unsafe class WeightTiles
     }
 
     /// <summary>acc[(t0+j)·tapStride + i·cg + base] += dot(d_i, x_j) for i &lt; 4, j &lt; 3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x3(float* d, long ldd, float* x0, float* x1, float* x2, int len,
         float* acc, long at, long tapStride, int cg)
     {

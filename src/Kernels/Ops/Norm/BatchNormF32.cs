@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Kernels.Cpu;
 
 namespace Kernels.Ops.Norm;
@@ -84,6 +85,9 @@ internal static class BatchNormF32
 
     private static ReadOnlySpan<float> Plane(float[] a, long offset, int length) => new(a, (int)offset, length);
 
+    // The per-plane loops are optimised from the first call: tiered JIT left them at tier 0
+    // through the first steps of a training run (several times slower).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Sum(ReadOnlySpan<float> x)
     {
         var acc0 = Vector<double>.Zero;
@@ -100,6 +104,7 @@ internal static class BatchNormF32
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SumSquaredDeviations(ReadOnlySpan<float> x, double m)
     {
         var mv = new Vector<double>(m);
@@ -123,6 +128,7 @@ internal static class BatchNormF32
         return sq;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Normalise(ReadOnlySpan<float> x, Span<float> y, double m, double scale, double shift)
     {
         Vector<double> mv = new(m), sv = new(scale), bv = new(shift);
@@ -136,6 +142,7 @@ internal static class BatchNormF32
     }
 
     /// <summary>(Σ dy, Σ dy·(x − m)) over one plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double Sum, double Dot) SumAndDot(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, double m)
     {
         var mv = new Vector<double>(m);
@@ -160,6 +167,7 @@ internal static class BatchNormF32
     }
 
     /// <summary>dx = k·(dy − mg − (x − m)·inv·mgx), in double, rounded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradient(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx,
         double m, double inv, double k, double mg, double mgx)
     {
