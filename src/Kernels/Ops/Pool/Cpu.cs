@@ -92,16 +92,13 @@ public sealed class PoolCpu : IPool
                 int o = 0;
                 for (int od = 0; od < s.OutD; od++)
                 {
-                    int d0 = od * s.SD - s.PD, d1 = Math.Min(d0 + s.KD, s.InD);
-                    d0 = Math.Max(d0, 0);
+                    var (d0, d1, _) = Window(od, s.SD, s.PD, s.KD, s.InD);
                     for (int oh = 0; oh < s.OutH; oh++)
                     {
-                        int h0 = oh * s.SH - s.PH, h1 = Math.Min(h0 + s.KH, s.InH);
-                        h0 = Math.Max(h0, 0);
+                        var (h0, h1, _) = Window(oh, s.SH, s.PH, s.KH, s.InH);
                         for (int ow = 0; ow < s.OutW; ow++, o++)
                         {
-                            int w0 = ow * s.SW - s.PW, w1 = Math.Min(w0 + s.KW, s.InW);
-                            w0 = Math.Max(w0, 0);
+                            var (w0, w1, _) = Window(ow, s.SW, s.PW, s.KW, s.InW);
                             // First strict maximum wins; a NaN wins over numbers (as in PyTorch).
                             T best = T.NegativeInfinity;
                             int bestIdx = d0 * hw + h0 * s.InW + w0;
