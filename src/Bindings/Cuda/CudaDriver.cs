@@ -173,6 +173,23 @@ public static unsafe partial class CudaDriver
         return handle;
     }
 
+    /// <summary>cuMemAlloc_v2 in the current context: false on CUDA_ERROR_OUT_OF_MEMORY (2), an
+    /// exception naming the call for any other failure. For allocators that own their blocks
+    /// (no handle object per block).</summary>
+    public static bool TryMemAlloc(long bytes, out ulong pointer)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        ulong p;
+        int rc = Api.MemAlloc(&p, (nuint)bytes);
+        pointer = p;
+        if (rc == 2) return false;
+        if (rc != 0) throw new CudaException("cuMemAlloc_v2", rc, $"{Message("cuMemAlloc_v2", rc)} (requested {bytes} bytes)");
+        return true;
+    }
+
+    /// <summary>cuMemFree_v2 of a pointer from <see cref="TryMemAlloc"/>.</summary>
+    public static void MemFree(ulong pointer) => Check(Api.MemFree(pointer), "cuMemFree_v2");
+
     /// <summary>Waits for all work of the current context.</summary>
     public static void Synchronize() => Check(Api.CtxSynchronize(), "cuCtxSynchronize");
 
