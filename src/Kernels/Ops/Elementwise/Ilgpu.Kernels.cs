@@ -75,9 +75,17 @@ public sealed partial class ElementwiseIlgpu
         6 => v * v,
         7 => 1f / v,
         8 => v > 0f ? 1f : v < 0f ? -1f : 0f, // NaN gives 0, as in PyTorch
-        9 => MathF.Sin(v),
-        _ => MathF.Cos(v),
+        9 => MathF.Sin(IntoPlusMinusPi(v)),
+        _ => MathF.Cos(IntoPlusMinusPi(v)),
     };
+
+    /// <summary>v − 2πk, k = round(v / 2π), with 2π split in two floats (Cody–Waite): PTX's
+    /// sin/cos.approx, which ILGPU emits, are only accurate on [−π, π].</summary>
+    private static float IntoPlusMinusPi(float v)
+    {
+        float k = MathF.Round(v * 0.159154943f);
+        return v - k * 6.28318548f + k * 1.74845553e-7f;
+    }
 
     private static void UnaryKernel(int op, ArrayView<float> x, ArrayView<float> y, long n)
     {
