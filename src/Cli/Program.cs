@@ -20,6 +20,7 @@ public static class Program
         InfoCommand.Create,
         CheckpointCommand.Create,
         SelfTestCommand.Create,
+        TrainCommand.Create,
     ];
 
     public static int Main(string[] args)
