@@ -21,6 +21,7 @@ public static class Program
         CheckpointCommand.Create,
         SelfTestCommand.Create,
         TrainCommand.Create,
+        BenchCommand.Create,
     ];
 
     public static int Main(string[] args)
