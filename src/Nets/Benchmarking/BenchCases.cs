@@ -119,6 +119,9 @@ public static class BenchCases
     /// (b) MLP: 784→512→ReLU→512→ReLU→10, batch 128, AdamW lr 1e-3 weight decay 1e-2.</summary>
     public sealed class TrainStepWorkload(Module model, Optimizer optimizer, Tensor x, Tensor y) : IBenchWorkload
     {
+        /// <summary>The model being trained (for checks of its weights).</summary>
+        public Module Model => model;
+
         public static TrainStepWorkload Cnn(Device device)
         {
             Rng.Seed(0);
