@@ -76,6 +76,17 @@ public class ElementwiseIlgpuTests
             k.SumToShape(fs, ts, io.In(x), io.Out("y", ts.Numel)));
     }
 
+    /// <summary>The group-per-output path with the 256-thread groups cuda uses, run on ilgpu-cpu.</summary>
+    [Test]
+    public void SumToShapeWithTheCudaGroupSize()
+    {
+        var fs = new Shape(700, 3);
+        var ts = new Shape(1, 3);
+        var x = IlgpuVersusCpu.Uniform(17, fs.Numel);
+        IlgpuVersusCpu.Check<IElementwise>(new ElementwiseIlgpu(IlgpuCpuDevice.Instance) { GroupThreads = 256 }, "sum-to-shape",
+            (k, io) => k.SumToShape(fs, ts, io.In(x), io.Out("y", ts.Numel)));
+    }
+
     [Test]
     public void MaxMinAndSignFollowPyTorchOnNaN()
     {

@@ -20,18 +20,31 @@ public class ReduceIlgpuTests
     }
 
     [TestCase(2, 300, 1), TestCase(3, 20, 3), TestCase(1, 70, 45), TestCase(2, 1, 33)]
-    public void MaxFindsTheFirstMaximum(long o, int red, long i)
+    public void MaxFindsTheFirstMaximum(long o, int red, long i) => CheckMax(Kernels, o, red, i);
+
+    /// <summary>The 256-thread groups cuda uses (8 warps, 8 column slices), run on ilgpu-cpu.</summary>
+    [TestCase(1, 600, 1), TestCase(1, 30, 40)]
+    public void CudaGroupSizeGivesTheSameResults(long o, int red, long i)
+    {
+        var k = new ReduceIlgpu(IlgpuCpuDevice.Instance) { Threads = 256 };
+        CheckMax(k, o, red, i);
+        var s = new ReduceShape(o, red, i);
+        var x = IlgpuVersusCpu.Uniform(15, s.InputNumel);
+        IlgpuVersusCpu.Check<IReduce>(k, $"sum {s}", (k, io) => k.Sum(s, 1, io.In(x), io.Out("y", s.OutputNumel)), 1e-5, 1e-4);
+    }
+
+    private static void CheckMax(ReduceIlgpu kernels, long o, int red, long i)
     {
         var s = new ReduceShape(o, red, i);
         var x = WithTies(o, red, i, red);
         var dy = IlgpuVersusCpu.Uniform(7, s.OutputNumel);
-        IlgpuVersusCpu.Check<IReduce>(Kernels, $"max {s}", (k, io) =>
+        IlgpuVersusCpu.Check<IReduce>(kernels, $"max {s}", (k, io) =>
             k.Max(s, io.In(x), io.Out("values", s.OutputNumel), io.IntOut("indices", s.OutputNumel)));
-        IlgpuVersusCpu.Check<IReduce>(Kernels, $"values only {s}", (k, io) =>
+        IlgpuVersusCpu.Check<IReduce>(kernels, $"values only {s}", (k, io) =>
             k.Max(s, io.In(x), io.Out("values", s.OutputNumel), null));
-        IlgpuVersusCpu.Check<IReduce>(Kernels, $"indices only {s}", (k, io) =>
+        IlgpuVersusCpu.Check<IReduce>(kernels, $"indices only {s}", (k, io) =>
             k.Max(s, io.In(x), null, io.IntOut("indices", s.OutputNumel)));
-        IlgpuVersusCpu.Check<IReduce>(Kernels, $"max backward {s}", (k, io) =>
+        IlgpuVersusCpu.Check<IReduce>(kernels, $"max backward {s}", (k, io) =>
             k.MaxBackward(s, io.In(x), io.In(dy), io.Out("dx", s.InputNumel)));
     }
 

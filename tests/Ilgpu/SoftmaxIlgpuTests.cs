@@ -10,11 +10,11 @@ public class SoftmaxIlgpuTests
 {
     private static SoftmaxIlgpu Kernels => new(IlgpuCpuDevice.Instance);
 
-    private static void Check(SoftmaxShape s, double[] x, double atol = 1e-5)
+    private static void Check(SoftmaxShape s, double[] x, double atol = 1e-5, SoftmaxIlgpu? kernels = null)
     {
         var dy = IlgpuVersusCpu.Uniform(11, s.Numel);
         foreach (var log in new[] { false, true })
-            IlgpuVersusCpu.Check<ISoftmax>(Kernels, $"{(log ? "log-" : "")}softmax {s}", (k, io) =>
+            IlgpuVersusCpu.Check<ISoftmax>(kernels ?? Kernels, $"{(log ? "log-" : "")}softmax {s}", (k, io) =>
             {
                 var y = io.Out("y", s.Numel);
                 k.Forward(s, log, io.In(x), y);
@@ -27,6 +27,14 @@ public class SoftmaxIlgpuTests
     {
         var s = new SoftmaxShape(o, a, i);
         Check(s, IlgpuVersusCpu.Uniform(10, s.Numel, -6, 6));
+    }
+
+    /// <summary>The 256-thread groups cuda uses (8 warps, 8 column slices), run on ilgpu-cpu.</summary>
+    [TestCase(1, 600, 1), TestCase(1, 30, 40)]
+    public void CudaGroupSizeGivesTheSameResults(long o, int a, long i)
+    {
+        var s = new SoftmaxShape(o, a, i);
+        Check(s, IlgpuVersusCpu.Uniform(16, s.Numel, -6, 6), kernels: new SoftmaxIlgpu(IlgpuCpuDevice.Instance) { Threads = 256 });
     }
 
     [TestCase(1), TestCase(5)]

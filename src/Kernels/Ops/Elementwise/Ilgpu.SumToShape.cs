@@ -17,6 +17,10 @@ public sealed partial class ElementwiseIlgpu
 
     private const int KernelSumAxes = 3;
 
+    /// <summary>Threads per group of the group-per-output kernel (256 on cuda, 64 on ilgpu-cpu);
+    /// settable so that tests can run the cuda geometry on ilgpu-cpu.</summary>
+    internal int GroupThreads { get; init; } = Reduce.IlgpuGroupReduce.ThreadsFor(device);
+
     /// <summary>Summed elements per output from which a whole group works on one output.</summary>
     internal const long GroupPerOutputFrom = 256;
 
@@ -57,7 +61,7 @@ public sealed partial class ElementwiseIlgpu
                 int add = sl == 0 ? 0 : 1;
                 int b = k.Length - KernelSumAxes, c = s.Length - KernelSumAxes;
                 if (perGroup)
-                    s_sumToShapeGroup.Launch(device, new Dim3((uint)Math.Clamp(nOut, 1, IlgpuLaunch.MaxGroups)), new Dim3(Threads),
+                    s_sumToShapeGroup.Launch(device, new Dim3((uint)Math.Clamp(nOut, 1, IlgpuLaunch.MaxGroups)), new Dim3((uint)GroupThreads),
                         x, xo, y, yo, nOut, k[b + 1].Dim, k[b + 2].Dim, k[b].Stride, k[b + 1].Stride, k[b + 2].Stride,
                         s[c + 1].Dim, s[c + 2].Dim, s[c].Stride, s[c + 1].Stride, s[c + 2].Stride, nSum, add);
                 else

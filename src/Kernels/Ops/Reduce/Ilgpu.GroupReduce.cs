@@ -10,11 +10,20 @@ namespace Kernels.Ops.Reduce;
 /// thread (tx, ty) holds a partial of column tx, combined through shared memory.</summary>
 internal static class IlgpuGroupReduce
 {
-    public const int Threads = 256;
+    /// <summary>Threads per group on cuda, and the most any of these kernels takes (shared arrays
+    /// are sized for it).</summary>
+    public const int MaxThreads = 256;
 
-    /// <summary>Column tile: 32 adjacent columns (coalesced loads) × 8 slices of the reduced axis.</summary>
+    /// <summary>Threads per group on ilgpu-cpu: it simulates every thread, and 64 (two warps, two
+    /// column slices) runs several times faster than 256 while still crossing warps and slices.
+    /// The kernels read the group size at run time, so the code is the same on both devices.</summary>
+    public const int CpuThreads = 64;
+
+    /// <summary>Column tile: 32 adjacent columns (coalesced loads) × Group.DimX / 32 slices of the
+    /// reduced axis.</summary>
     public const int Cols = 32;
-    public const int Slices = Threads / Cols;
+
+    public static int ThreadsFor(Device device) => device is Kernels.Ilgpu.IlgpuCpuDevice ? CpuThreads : MaxThreads;
 
     public static float WarpSum(float v)
     {
@@ -96,14 +105,14 @@ internal static class IlgpuGroupReduce
         Group.Barrier();
     }
 
-    /// <summary>Sum of column tx over the Slices partials; <paramref name="sh"/> holds Threads floats.</summary>
+    /// <summary>Sum of column tx over the slices' partials; <paramref name="sh"/> holds Group.DimX floats.</summary>
     public static float ColSum(float v, ArrayView<float> sh)
     {
         int tx = Group.IdxX % Cols;
         sh[Group.IdxX] = v;
         Group.Barrier();
         float t = 0f;
-        for (int s = 0; s < Slices; s++) t += sh[s * Cols + tx];
+        for (int s = 0; s < Group.DimX / Cols; s++) t += sh[s * Cols + tx];
         Group.Barrier();
         return t;
     }
@@ -114,7 +123,7 @@ internal static class IlgpuGroupReduce
         sh[Group.IdxX] = v;
         Group.Barrier();
         float t = float.NegativeInfinity;
-        for (int s = 0; s < Slices; s++) t = NanMax(t, sh[s * Cols + tx]);
+        for (int s = 0; s < Group.DimX / Cols; s++) t = NanMax(t, sh[s * Cols + tx]);
         Group.Barrier();
         return t;
     }
@@ -127,7 +136,7 @@ internal static class IlgpuGroupReduce
         Group.Barrier();
         v = float.NegativeInfinity;
         k = int.MaxValue;
-        for (int s = 0; s < Slices; s++)
+        for (int s = 0; s < Group.DimX / Cols; s++)
         {
             float v2 = shv[s * Cols + tx];
             int k2 = shk[s * Cols + tx];

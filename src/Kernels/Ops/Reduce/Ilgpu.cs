@@ -7,13 +7,18 @@ using static Kernels.Ops.Reduce.IlgpuGroupReduce;
 
 namespace Kernels.Ops.Reduce;
 
-/// <summary>ILGPU version of the reductions (float32; argmax indices int32). Inner = 1: a group of
-/// 256 threads per row (grid-stride over rows), warp-shuffle + shared-memory tree. Inner &gt; 1: a
-/// group per tile of 32 adjacent lanes × 8 slices of the reduced axis, so loads stay coalesced and
-/// a long reduced axis still has 8 threads per lane. Grids are capped; groups loop over their work.</summary>
+/// <summary>ILGPU version of the reductions (float32; argmax indices int32). Inner = 1: a group per
+/// row (grid-stride over rows), warp-shuffle + shared-memory tree. Inner &gt; 1: a group per tile of
+/// 32 adjacent lanes × (threads / 32) slices of the reduced axis, so loads stay coalesced and a long
+/// reduced axis still has several threads per lane. Groups are 256 threads on cuda, 64 on ilgpu-cpu
+/// (see IlgpuGroupReduce). Grids are capped; groups loop over their work.</summary>
 [KernelImplementation("ilgpu", 10, DeviceKind.IlgpuCpu, DeviceKind.Cuda)]
 public sealed class ReduceIlgpu(Device device) : IReduce
 {
+    /// <summary>Threads per group: 256 on cuda, 64 on ilgpu-cpu (IlgpuGroupReduce.ThreadsFor); a
+    /// multiple of 32 up to 256. Settable so that tests can run the cuda geometry on ilgpu-cpu.</summary>
+    internal int Threads { get; init; } = IlgpuGroupReduce.ThreadsFor(device);
+
     private static readonly IlgpuKernel s_sumRows = new(SumRowsKernel);
     private static readonly IlgpuKernel s_sumCols = new(SumColsKernel);
     private static readonly IlgpuKernel s_maxRows = new(MaxRowsKernel);
@@ -25,9 +30,10 @@ public sealed class ReduceIlgpu(Device device) : IReduce
     /// <summary>Mode of the value-only max kernels: write the maxima, or route dy into dx.</summary>
     private const int WriteValues = 0, WriteGradient = 1;
 
-    private static Dim3 Block => new(Threads);
 
     /// <summary>Groups for <paramref name="units"/> rows or tiles, capped (each group loops).</summary>
+    private Dim3 Block => new((uint)Threads);
+
     private static Dim3 Groups(long units) => new((uint)Math.Clamp(units, 1, IlgpuLaunch.MaxGroups));
 
     private static long Tiles(in ReduceShape s) => s.Outer * ((s.Inner + Cols - 1) / Cols);
@@ -109,8 +115,8 @@ public sealed class ReduceIlgpu(Device device) : IReduce
 
     private static void SumColsKernel(ArrayView<float> x, ArrayView<float> y, long outer, int red, long inner, float scale)
     {
-        var sh = SharedMemory.Allocate<float>(Threads);
-        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols;
+        var sh = SharedMemory.Allocate<float>(MaxThreads);
+        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols, slices = Group.DimX / Cols;
         long perOuter = (inner + Cols - 1) / Cols;
         long tiles = outer * perOuter;
         for (long t = Grid.IdxX; t < tiles; t += Grid.DimX)
@@ -121,7 +127,7 @@ public sealed class ReduceIlgpu(Device device) : IReduce
             if (i < inner)
             {
                 long b = o * red * inner + i;
-                for (int r = ty; r < red; r += Slices) acc += x[b + r * inner];
+                for (int r = ty; r < red; r += slices) acc += x[b + r * inner];
             }
             acc = ColSum(acc, sh);
             if (ty == 0 && i < inner) y[o * inner + i] = acc * scale;
@@ -181,9 +187,9 @@ public sealed class ReduceIlgpu(Device device) : IReduce
     private static void MaxColsKernel(ArrayView<float> x, ArrayView<float> outF, ArrayView<float> dy, int mode,
         long outer, int red, long inner)
     {
-        var shv = SharedMemory.Allocate<float>(Threads);
-        var shk = SharedMemory.Allocate<int>(Threads);
-        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols;
+        var shv = SharedMemory.Allocate<float>(MaxThreads);
+        var shk = SharedMemory.Allocate<int>(MaxThreads);
+        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols, slices = Group.DimX / Cols;
         long perOuter = (inner + Cols - 1) / Cols;
         long tiles = outer * perOuter;
         for (long t = Grid.IdxX; t < tiles; t += Grid.DimX)
@@ -194,7 +200,7 @@ public sealed class ReduceIlgpu(Device device) : IReduce
             float v = float.NegativeInfinity;
             int k = int.MaxValue;
             if (i < inner)
-                for (int r = ty; r < red; r += Slices)
+                for (int r = ty; r < red; r += slices)
                     if (Beats(x[b + r * inner], r, v, k)) { v = x[b + r * inner]; k = r; }
             ColArgMax(ref v, ref k, shv, shk);
             if (i < inner)
@@ -206,7 +212,7 @@ public sealed class ReduceIlgpu(Device device) : IReduce
                 else
                 {
                     float g = dy[o * inner + i];
-                    for (int r = ty; r < red; r += Slices) outF[b + r * inner] = r == k ? g : 0f;
+                    for (int r = ty; r < red; r += slices) outF[b + r * inner] = r == k ? g : 0f;
                 }
             }
         }
@@ -215,9 +221,9 @@ public sealed class ReduceIlgpu(Device device) : IReduce
     private static void ArgMaxColsKernel(ArrayView<float> x, ArrayView<float> values, ArrayView<int> indices,
         int writeValues, long outer, int red, long inner)
     {
-        var shv = SharedMemory.Allocate<float>(Threads);
-        var shk = SharedMemory.Allocate<int>(Threads);
-        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols;
+        var shv = SharedMemory.Allocate<float>(MaxThreads);
+        var shk = SharedMemory.Allocate<int>(MaxThreads);
+        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols, slices = Group.DimX / Cols;
         long perOuter = (inner + Cols - 1) / Cols;
         long tiles = outer * perOuter;
         for (long t = Grid.IdxX; t < tiles; t += Grid.DimX)
@@ -228,7 +234,7 @@ public sealed class ReduceIlgpu(Device device) : IReduce
             float v = float.NegativeInfinity;
             int k = int.MaxValue;
             if (i < inner)
-                for (int r = ty; r < red; r += Slices)
+                for (int r = ty; r < red; r += slices)
                     if (Beats(x[b + r * inner], r, v, k)) { v = x[b + r * inner]; k = r; }
             ColArgMax(ref v, ref k, shv, shk);
             if (i < inner && ty == 0)

@@ -2,23 +2,30 @@ using ILGPU;
 using Kernels.Bindings.Cuda;
 using Kernels.Ilgpu;
 using Kernels.Registry;
+using Kernels.Ops.Reduce;
 using static Kernels.Ops.Reduce.IlgpuGroupReduce;
 
 namespace Kernels.Ops.Softmax;
 
-/// <summary>ILGPU version of softmax / log-softmax (float32). Inner = 1: a group of 256 threads per
-/// lane (grid-stride over lanes): group max, group Σ exp(x − max), then the write pass. Inner &gt; 1:
-/// a group per tile of 32 adjacent lanes × 8 slices of the axis (coalesced), the same three passes
-/// with column reductions. The max is subtracted first; an all −∞ lane gives NaN, as in PyTorch.</summary>
+/// <summary>ILGPU version of softmax / log-softmax (float32). Inner = 1: a group per lane (grid-stride
+/// over lanes): group max, group Σ exp(x − max), then the write pass. Inner &gt; 1: a group per tile
+/// of 32 adjacent lanes × (threads / 32) slices of the axis (coalesced), the same three passes with
+/// column reductions. Groups are 256 threads on cuda, 64 on ilgpu-cpu (see IlgpuGroupReduce).
+/// The max is subtracted first; an all −∞ lane gives NaN, as in PyTorch.</summary>
 [KernelImplementation("ilgpu", 10, DeviceKind.IlgpuCpu, DeviceKind.Cuda)]
 public sealed class SoftmaxIlgpu(Device device) : ISoftmax
 {
+    /// <summary>Threads per group: 256 on cuda, 64 on ilgpu-cpu (IlgpuGroupReduce.ThreadsFor); a
+    /// multiple of 32 up to 256. Settable so that tests can run the cuda geometry on ilgpu-cpu.</summary>
+    internal int Threads { get; init; } = IlgpuGroupReduce.ThreadsFor(device);
+
     private static readonly IlgpuKernel s_forwardRows = new(ForwardRowsKernel);
     private static readonly IlgpuKernel s_forwardCols = new(ForwardColsKernel);
     private static readonly IlgpuKernel s_backwardRows = new(BackwardRowsKernel);
     private static readonly IlgpuKernel s_backwardCols = new(BackwardColsKernel);
 
-    private static Dim3 Block => new(Threads);
+
+    private Dim3 Block => new((uint)Threads);
 
     private static Dim3 Groups(long units) => new((uint)Math.Clamp(units, 1, IlgpuLaunch.MaxGroups));
 
@@ -73,8 +80,8 @@ public sealed class SoftmaxIlgpu(Device device) : ISoftmax
 
     private static void ForwardColsKernel(ArrayView<float> x, ArrayView<float> y, long outer, int n, long inner, int log)
     {
-        var sh = SharedMemory.Allocate<float>(Threads);
-        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols;
+        var sh = SharedMemory.Allocate<float>(MaxThreads);
+        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols, slices = Group.DimX / Cols;
         long perOuter = (inner + Cols - 1) / Cols;
         long tiles = outer * perOuter;
         for (long t = Grid.IdxX; t < tiles; t += Grid.DimX)
@@ -85,22 +92,22 @@ public sealed class SoftmaxIlgpu(Device device) : ISoftmax
             long b = o * n * inner + i;
             float m = float.NegativeInfinity;
             if (live)
-                for (int r = ty; r < n; r += Slices) m = NanMax(m, x[b + r * inner]);
+                for (int r = ty; r < n; r += slices) m = NanMax(m, x[b + r * inner]);
             m = ColMax(m, sh);
             float s = 0f;
             if (live)
-                for (int r = ty; r < n; r += Slices) s += MathF.Exp(x[b + r * inner] - m);
+                for (int r = ty; r < n; r += slices) s += MathF.Exp(x[b + r * inner] - m);
             s = ColSum(s, sh);
             if (!live) continue;
             if (log != 0)
             {
                 float shift = m + MathF.Log(s);
-                for (int r = ty; r < n; r += Slices) y[b + r * inner] = x[b + r * inner] - shift;
+                for (int r = ty; r < n; r += slices) y[b + r * inner] = x[b + r * inner] - shift;
             }
             else
             {
                 float inv = 1f / s;
-                for (int r = ty; r < n; r += Slices) y[b + r * inner] = MathF.Exp(x[b + r * inner] - m) * inv;
+                for (int r = ty; r < n; r += slices) y[b + r * inner] = MathF.Exp(x[b + r * inner] - m) * inv;
             }
         }
     }
@@ -124,8 +131,8 @@ public sealed class SoftmaxIlgpu(Device device) : ISoftmax
     private static void BackwardColsKernel(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, long outer,
         int n, long inner, int log)
     {
-        var sh = SharedMemory.Allocate<float>(Threads);
-        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols;
+        var sh = SharedMemory.Allocate<float>(MaxThreads);
+        int tx = Group.IdxX % Cols, ty = Group.IdxX / Cols, slices = Group.DimX / Cols;
         long perOuter = (inner + Cols - 1) / Cols;
         long tiles = outer * perOuter;
         for (long t = Grid.IdxX; t < tiles; t += Grid.DimX)
@@ -136,14 +143,14 @@ public sealed class SoftmaxIlgpu(Device device) : ISoftmax
             long b = o * n * inner + i;
             float s = 0f;
             if (live)
-                for (int r = ty; r < n; r += Slices)
+                for (int r = ty; r < n; r += slices)
                 {
                     long e = b + r * inner;
                     s += log != 0 ? dy[e] : dy[e] * y[e];
                 }
             s = ColSum(s, sh);
             if (!live) continue;
-            for (int r = ty; r < n; r += Slices)
+            for (int r = ty; r < n; r += slices)
             {
                 long e = b + r * inner;
                 dx[e] = log != 0 ? dy[e] - MathF.Exp(y[e]) * s : y[e] * (dy[e] - s);
