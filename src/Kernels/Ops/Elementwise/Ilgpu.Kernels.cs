@@ -38,24 +38,25 @@ public sealed partial class ElementwiseIlgpu
     {
         long stride = (long)Grid.DimX * Group.DimX;
         bool oneRow = n == inner; // same shapes or a scalar operand: no index division at all
+        bool fits32 = n <= int.MaxValue;
         for (long i = Grid.GlobalIndex.X; i < n; i += stride)
         {
-            long row = oneRow ? 0 : i / inner;
+            long row = oneRow ? 0 : Div(i, inner, fits32);
             long j = i - row * inner;
             long ao = aOff + j * aIn, bo = bOff + j * bIn;
             if (!oneRow)
             {
-                long q = row / d3;
+                long q = Div(row, d3, fits32);
                 long r = row - q * d3;
                 ao += r * sa3;
                 bo += r * sb3;
                 row = q;
-                q = row / d2;
+                q = Div(row, d2, fits32);
                 r = row - q * d2;
                 ao += r * sa2;
                 bo += r * sb2;
                 row = q;
-                q = row / d1;
+                q = Div(row, d1, fits32);
                 r = row - q * d1;
                 ao += r * sa1 + q * sa0;
                 bo += r * sb1 + q * sb0;

@@ -104,11 +104,11 @@ public sealed partial class ElementwiseIlgpu
     }
 
     /// <summary>x offset of output <paramref name="o"/> over kept axes (k0 implicit, k1, k2).</summary>
-    private static long KeptOffset(long o, int k1, int k2, long ks0, long ks1, long ks2)
+    private static long KeptOffset(long o, int k1, int k2, long ks0, long ks1, long ks2, bool fits32)
     {
-        long q = o / k2;
+        long q = Div(o, k2, fits32);
         long off = (o - q * k2) * ks2;
-        long q2 = q / k1;
+        long q2 = Div(q, k1, fits32);
         return off + (q - q2 * k1) * ks1 + q2 * ks0;
     }
 
@@ -116,9 +116,10 @@ public sealed partial class ElementwiseIlgpu
         int k1, int k2, long ks0, long ks1, long ks2, int r0, int r1, int r2, long rs0, long rs1, long rs2, int add)
     {
         long stride = (long)Grid.DimX * Group.DimX;
+        bool fits32 = nOut <= int.MaxValue;
         for (long o = Grid.GlobalIndex.X; o < nOut; o += stride)
         {
-            long b = xOff + KeptOffset(o, k1, k2, ks0, ks1, ks2);
+            long b = xOff + KeptOffset(o, k1, k2, ks0, ks1, ks2, fits32);
             float acc = 0f;
             for (int a = 0; a < r0; a++)
                 for (int c = 0; c < r1; c++)
@@ -134,15 +135,16 @@ public sealed partial class ElementwiseIlgpu
         int k1, int k2, long ks0, long ks1, long ks2, int r1, int r2, long rs0, long rs1, long rs2, long nSum, int add)
     {
         var sh = SharedMemory.Allocate<float>(32);
+        bool fits32 = nOut <= int.MaxValue, sum32 = nSum <= int.MaxValue;
         for (long o = Grid.IdxX; o < nOut; o += Grid.DimX)
         {
-            long b = xOff + KeptOffset(o, k1, k2, ks0, ks1, ks2);
+            long b = xOff + KeptOffset(o, k1, k2, ks0, ks1, ks2, fits32);
             float acc = 0f;
             // The innermost summed axis varies fastest across threads: coalesced where its stride is 1.
             for (long t = Group.IdxX; t < nSum; t += Group.DimX)
             {
-                long q = t / r2;
-                long q2 = q / r1;
+                long q = Div(t, r2, sum32);
+                long q2 = Div(q, r1, sum32);
                 acc += x[b + (t - q * r2) * rs2 + (q - q2 * r1) * rs1 + q2 * rs0];
             }
             acc = RowSum(acc, sh);

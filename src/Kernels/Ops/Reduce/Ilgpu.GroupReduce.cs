@@ -25,6 +25,11 @@ internal static class IlgpuGroupReduce
 
     public static int ThreadsFor(Device device) => device is Kernels.Ilgpu.IlgpuCpuDevice ? CpuThreads : MaxThreads;
 
+    /// <summary>a / b for index math: no division by an extent of 1 (padded axes), and a 32-bit one
+    /// where the launch's indices fit (64-bit division is a long software sequence on GPUs).
+    /// <paramref name="fits32"/> is launch-uniform, so neither test diverges.</summary>
+    public static long Div(long a, int b, bool fits32) => b == 1 ? a : fits32 ? (int)a / b : a / b;
+
     public static float WarpSum(float v)
     {
         for (int m = 16; m >= 1; m >>= 1) v += Warp.ShuffleXor(v, m);

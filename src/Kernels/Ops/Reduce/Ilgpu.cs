@@ -254,19 +254,20 @@ public sealed class ReduceIlgpu(Device device) : IReduce
     {
         long stride = (long)Grid.DimX * Group.DimX;
         bool oneRow = n == inner;
+        bool fits32 = n <= int.MaxValue;
         for (long i = Grid.GlobalIndex.X; i < n; i += stride)
         {
-            long row = oneRow ? 0 : i / inner;
+            long row = oneRow ? 0 : Div(i, inner, fits32);
             long ko = dyOff + (i - row * inner) * kIn;
             if (!oneRow)
             {
-                long q = row / d3;
+                long q = Div(row, d3, fits32);
                 ko += (row - q * d3) * s3;
                 row = q;
-                q = row / d2;
+                q = Div(row, d2, fits32);
                 ko += (row - q * d2) * s2;
                 row = q;
-                q = row / d1;
+                q = Div(row, d1, fits32);
                 ko += (row - q * d1) * s1 + q * s0;
             }
             dx[dxOff + i] = scale * dy[ko];
