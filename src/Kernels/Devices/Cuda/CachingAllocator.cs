@@ -74,7 +74,8 @@ public sealed class CachingAllocator : IDisposable
                 if (!_source.TryAllocate(size, out ptr))
                     throw new OutOfMemoryException(
                         $"{_deviceName}: out of memory allocating {bytes} bytes (size class {size}); " +
-                        $"allocated {_allocated} bytes in live buffers, reserved {_reserved}, peak {_peak}. " +
+                        $"allocated {_allocated} bytes in live buffers, reserved {_reserved}, cached {_cachedBytes} " +
+                        $"(after returning the cache to the driver), peak {_peak}, driver allocations {_driverAllocations}. " +
                         "Use a smaller batch or free tensors that are no longer needed.");
             }
             _driverAllocations++;
