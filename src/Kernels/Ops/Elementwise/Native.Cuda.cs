@@ -39,6 +39,11 @@ public sealed unsafe partial class ElementwiseNative
         public long ReducedCount;
     }
 
+    /// <summary>Bytes of the by-value parameter structs as passed (tests compare with the PTX .param sizes).</summary>
+    internal static int BroadcastParamsBytes => sizeof(BroadcastParams);
+
+    internal static int SumToShapeParamsBytes => sizeof(SumToShapeParams);
+
     private static void Launch(CudaDevice cuda, string kernel, long n, scoped in KernelArguments args)
     {
         var fn = NativeModules.Function(cuda, Module, kernel);
