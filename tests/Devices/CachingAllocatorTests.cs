@@ -221,6 +221,28 @@ public class CachingAllocatorTests
     }
 
     [Test]
+    public void DoubleFreeAndForeignBlocksAreRefused()
+    {
+        var m = new FakeMemory(1L << 30);
+        using var a = new CachingAllocator(m, "fake:1");
+        var b = a.Allocate(1000);
+        a.Free(b);
+        var e = Assert.Throws<InvalidOperationException>(() => a.Free(b))!;
+        Assert.That(e.Message, Does.Contain("fake:1").And.Contain("freed twice"));
+        Assert.Throws<InvalidOperationException>(() => a.Free(new MemoryBlock(0xdead_0000, 512)));
+        AssertCounters(a, m, 0, 1024);
+        // The block is cached once: two requests get two different blocks.
+        var c1 = a.Allocate(1000);
+        var c2 = a.Allocate(1000);
+        Assert.That(c1.Pointer, Is.Not.EqualTo(c2.Pointer));
+        // A live block with the wrong size is refused too (it would corrupt the size-class lists).
+        Assert.Throws<InvalidOperationException>(() => a.Free(c1 with { Bytes = 2048 }));
+        a.Free(c1);
+        a.Free(c2);
+        AssertCounters(a, m, 0, 2048);
+    }
+
+    [Test]
     public void DisposeReturnsTheCache()
     {
         var m = new FakeMemory(1L << 30);

@@ -180,6 +180,27 @@ public class NvrtcCacheTests
     }
 
     [Test]
+    public void DescribeNamesTheSourceThatWouldBeUsed()
+    {
+        var old = Environment.GetEnvironmentVariable(NativeModules.NativeDirVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(NativeModules.NativeDirVariable, _dir);
+            File.WriteAllText(Path.Combine(_dir, "activation.compute_80.ptx"), "// ptx 80");
+            Assert.That(NativeModules.Describe("activation", 8, 6), Does.StartWith("prebuilt PTX").And.Contain("compute_80"));
+            File.WriteAllBytes(Path.Combine(_dir, "activation.sm_86.cubin"), [0x7F, (byte)'E', (byte)'L', (byte)'F']);
+            Assert.That(NativeModules.Describe("activation", 8, 6), Does.StartWith("prebuilt cubin").And.Contain("sm_86"));
+            // A family with no prebuilt file at all falls to NVRTC (or says that nothing is there).
+            Assert.That(NativeModules.Describe("no_such_family", 8, 6),
+                Nvrtc.IsAvailable ? Does.StartWith("NVRTC").And.Contain("sm_86") : Does.StartWith("none"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(NativeModules.NativeDirVariable, old);
+        }
+    }
+
+    [Test]
     public void NativeDirVariable_IsSearchedFirst_AndCacheDirVariableMovesTheCache()
     {
         var oldNative = Environment.GetEnvironmentVariable(NativeModules.NativeDirVariable);

@@ -117,6 +117,18 @@ public static class NativeModules
         return loaded;
     }
 
+    /// <summary>Which source <see cref="Load"/> would try first for native/<paramref name="name"/>.cu
+    /// on a GPU of compute capability major.minor, without a GPU (for `kernels info`).</summary>
+    public static string Describe(string name, int major, int minor)
+    {
+        var first = Prebuilt(name, major, minor).FirstOrDefault();
+        if (first is not null)
+            return $"{(first.Origin == NativeModuleOrigin.PrebuiltCubin ? "prebuilt cubin" : "prebuilt PTX")} {first.Detail}";
+        return Nvrtc.IsAvailable
+            ? $"NVRTC {Nvrtc.Version.Major}.{Nvrtc.Version.Minor} for sm_{major}{minor}, cached in {CacheDirectory()}"
+            : $"none: no prebuilt cubin/PTX and NVRTC is unavailable ({Nvrtc.Reason})";
+    }
+
     private static void Record(NativeModuleImage image, string device, List<string>? refused = null)
     {
         string line = $"{device} {image}" + (refused is { Count: > 0 } ? $" (refused: {string.Join("; ", refused)})" : "");
