@@ -48,6 +48,24 @@ public partial class NativeCudaParameterTests
         Assert.That(ElementwiseNative.SumToShapeParamsBytes, Is.EqualTo(8 + 4 * 64 + 8));
     }
 
+    [Test]
+    public void ElementwiseFunctionIndicesNameTheirKernels()
+    {
+        // FnSumToShape must index "elementwise_sum_to_shape_f32", and so on: a wrong index would
+        // launch another kernel with these arguments.
+        var consts = typeof(ElementwiseNative).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.Name.StartsWith("Fn", StringComparison.Ordinal)).ToList();
+        Assert.That(consts, Has.Count.EqualTo(ElementwiseNative.CudaKernels.Length));
+        foreach (var f in consts)
+        {
+            var snake = Regex.Replace(f.Name[2..], "(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
+            var kernel = ElementwiseNative.CudaKernels[(int)f.GetRawConstantValue()!];
+            Assert.That(kernel, Is.EqualTo($"elementwise_{snake}").Or.EqualTo($"elementwise_{snake}_f32"), f.Name);
+        }
+        Assert.That(ElementwiseNative.CudaKernels, Is.Unique);
+        Assert.That(ElementwiseNative.CudaKernels, Is.EquivalentTo(Passed.Keys.Where(k => k.StartsWith("elementwise_", StringComparison.Ordinal))));
+    }
+
     [TestCase("activation")]
     [TestCase("elementwise")]
     public void EveryKernelGetsArgumentsOfItsParameterSizes(string name)

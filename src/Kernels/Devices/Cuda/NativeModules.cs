@@ -36,6 +36,28 @@ public sealed record NativeModuleImage(string Name, string Arch, NativeModuleOri
         }} {Detail}";
 }
 
+/// <summary>Functions of one native module on one device, each looked up once: a launch then
+/// costs an array read (no string key, no lock). Held by a kernel implementation, which exists
+/// once per device.</summary>
+public sealed class NativeFunctions(CudaDevice device, string module, params string[] kernels)
+{
+    private readonly CudaFunction[] _loaded = new CudaFunction[kernels.Length];
+
+    public CudaDevice Device => device;
+
+    /// <summary>The function named kernels[<paramref name="index"/>], loading the module on first use.</summary>
+    public CudaFunction this[int index]
+    {
+        get
+        {
+            var f = _loaded[index];
+            if (f.Handle != 0) return f;
+            // Racing first calls both get the same function from the device's module cache.
+            return _loaded[index] = NativeModules.Function(device, module, kernels[index]);
+        }
+    }
+}
+
 /// <summary>The modules of the hand-written kernels (native/*.cu) for the cuda device, found in
 /// this order: (a) a prebuilt cubin for the device's exact arch, (b) prebuilt PTX of the highest
 /// compute_XY not above it, (c) the source embedded in this assembly, compiled by NVRTC for the

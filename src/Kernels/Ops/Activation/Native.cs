@@ -11,14 +11,18 @@ namespace Kernels.Ops.Activation;
 [KernelImplementation("native", 20, DeviceKind.Emu, DeviceKind.Cuda)]
 public sealed unsafe class ActivationNative(Device device) : IActivation
 {
-    private const string Module = "activation";
+    private const int ForwardFn = 0, BackwardFn = 1;
+
+    private readonly NativeFunctions? _cuda = device is CudaDevice c
+        ? new NativeFunctions(c, "activation", "activation_forward_f32", "activation_backward_f32")
+        : null;
 
     public void Forward(ActivationKind kind, double alpha, long n, DeviceBuffer x, DeviceBuffer y)
     {
         RequireF32(y.DType, "Forward");
-        if (device is CudaDevice cuda)
+        if (_cuda is not null)
         {
-            ForwardCuda(cuda, kind, (float)alpha, n, x, y);
+            ForwardCuda(_cuda, kind, (float)alpha, n, x, y);
             return;
         }
         EmuNative.Check(EmuNative.ActivationForwardF32((int)kind, (float)alpha, Ptr(x), Ptr(y), n, 0),
@@ -29,9 +33,9 @@ public sealed unsafe class ActivationNative(Device device) : IActivation
         DeviceBuffer dx)
     {
         RequireF32(dx.DType, "Backward");
-        if (device is CudaDevice cuda)
+        if (_cuda is not null)
         {
-            BackwardCuda(cuda, kind, (float)alpha, n, x, y, dy, dx);
+            BackwardCuda(_cuda, kind, (float)alpha, n, x, y, dy, dx);
             return;
         }
         EmuNative.Check(
@@ -40,12 +44,13 @@ public sealed unsafe class ActivationNative(Device device) : IActivation
     }
 
     // activation_forward_f32(int kind, float alpha, const float* x, float* y, long long n)
-    private static void ForwardCuda(CudaDevice cuda, ActivationKind kind, float alpha, long n, DeviceBuffer x,
+    private static void ForwardCuda(NativeFunctions fns, ActivationKind kind, float alpha, long n, DeviceBuffer x,
         DeviceBuffer y)
     {
+        var cuda = fns.Device;
         ulong px = CudaF32(x, cuda), py = CudaF32(y, cuda);
         if (n <= 0) return;
-        var fn = NativeModules.Function(cuda, Module, "activation_forward_f32");
+        var fn = fns[ForwardFn];
         const int count = 5;
         byte* storage = stackalloc byte[KernelArguments.StorageFor(count)];
         nint* slots = stackalloc nint[count];
@@ -60,12 +65,13 @@ public sealed unsafe class ActivationNative(Device device) : IActivation
 
     // activation_backward_f32(int kind, float alpha, const float* x, const float* y, const float* dy,
     //                         float* dx, long long n)
-    private static void BackwardCuda(CudaDevice cuda, ActivationKind kind, float alpha, long n, DeviceBuffer x,
+    private static void BackwardCuda(NativeFunctions fns, ActivationKind kind, float alpha, long n, DeviceBuffer x,
         DeviceBuffer y, DeviceBuffer dy, DeviceBuffer dx)
     {
+        var cuda = fns.Device;
         ulong px = CudaF32(x, cuda), py = CudaF32(y, cuda), pdy = CudaF32(dy, cuda), pdx = CudaF32(dx, cuda);
         if (n <= 0) return;
-        var fn = NativeModules.Function(cuda, Module, "activation_backward_f32");
+        var fn = fns[BackwardFn];
         const int count = 7;
         byte* storage = stackalloc byte[KernelArguments.StorageFor(count)];
         nint* slots = stackalloc nint[count];

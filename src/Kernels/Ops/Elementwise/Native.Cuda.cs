@@ -9,7 +9,18 @@ namespace Kernels.Ops.Elementwise;
 /// pointers as ulong, long long as long, the by-value parameter structs as the same layout).</summary>
 public sealed unsafe partial class ElementwiseNative
 {
-    private const string Module = "elementwise";
+    // Indices into _cuda, in the order of the names given to it.
+    private const int FnBinary = 0, FnUnary = 1, FnScalar = 2, FnSumToShape = 3, FnFillU32 = 4, FnFillU64 = 5,
+        FnCopyU32 = 6, FnCopyU64 = 7, FnCast = 8, FnAxpby = 9, FnAdd = 10, FnMul = 11;
+
+    internal static readonly string[] CudaKernels =
+    [
+        "elementwise_binary_f32", "elementwise_unary_f32", "elementwise_scalar_f32", "elementwise_sum_to_shape_f32",
+        "elementwise_fill_u32", "elementwise_fill_u64", "elementwise_copy_u32", "elementwise_copy_u64", "elementwise_cast",
+        "elementwise_axpby_f32", "elementwise_add_f32", "elementwise_mul_f32",
+    ];
+
+    private readonly NativeFunctions? _cuda = device is CudaDevice c ? new NativeFunctions(c, "elementwise", CudaKernels) : null;
 
     // Arguments: at most 6 values plus one parameter struct (272 bytes), with alignment slack.
     private const int MaxArgs = 6, StorageBytes = 512;
@@ -44,13 +55,13 @@ public sealed unsafe partial class ElementwiseNative
 
     internal static int SumToShapeParamsBytes => sizeof(SumToShapeParams);
 
-    private static void Launch(CudaDevice cuda, string kernel, long n, scoped in KernelArguments args)
+    private void Launch(int function, long n, scoped in KernelArguments args)
     {
-        var fn = NativeModules.Function(cuda, Module, kernel);
-        cuda.Stream.Launch(fn, NativeModules.GridFor(n), NativeModules.Block, 0, args);
+        var fn = _cuda![function];
+        _cuda.Device.Stream.Launch(fn, NativeModules.GridFor(n), NativeModules.Block, 0, args);
     }
 
-    private static void BinaryCuda(CudaDevice cuda, BinaryOp op, in BroadcastShape shape, DeviceBuffer a, DeviceBuffer b,
+    private void BinaryCuda(CudaDevice cuda, BinaryOp op, in BroadcastShape shape, DeviceBuffer a, DeviceBuffer b,
         DeviceBuffer y)
     {
         ulong pa = CudaF32(a, cuda), pb = CudaF32(b, cuda), py = CudaF32(y, cuda);
@@ -66,7 +77,7 @@ public sealed unsafe partial class ElementwiseNative
             same.Add(pb);
             same.Add(py);
             same.Add(n);
-            Launch(cuda, op == BinaryOp.Add ? "elementwise_add_f32" : "elementwise_mul_f32", n, same);
+            Launch(op == BinaryOp.Add ? FnAdd : FnMul, n, same);
             return;
         }
         var p = default(BroadcastParams);
@@ -83,10 +94,10 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(pb);
         args.Add(py);
         args.Add(n);
-        Launch(cuda, "elementwise_binary_f32", n, args);
+        Launch(FnBinary, n, args);
     }
 
-    private static void UnaryCuda(CudaDevice cuda, UnaryOp op, long n, DeviceBuffer x, DeviceBuffer y)
+    private void UnaryCuda(CudaDevice cuda, UnaryOp op, long n, DeviceBuffer x, DeviceBuffer y)
     {
         ulong px = CudaF32(x, cuda), py = CudaF32(y, cuda);
         if (n <= 0) return;
@@ -98,10 +109,10 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(px);
         args.Add(py);
         args.Add(n);
-        Launch(cuda, "elementwise_unary_f32", n, args);
+        Launch(FnUnary, n, args);
     }
 
-    private static void ScalarCuda(CudaDevice cuda, ScalarOp op, float s, long n, DeviceBuffer x, DeviceBuffer y)
+    private void ScalarCuda(CudaDevice cuda, ScalarOp op, float s, long n, DeviceBuffer x, DeviceBuffer y)
     {
         ulong px = CudaF32(x, cuda), py = CudaF32(y, cuda);
         if (n <= 0) return;
@@ -114,10 +125,10 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(px);
         args.Add(py);
         args.Add(n);
-        Launch(cuda, "elementwise_scalar_f32", n, args);
+        Launch(FnScalar, n, args);
     }
 
-    private static void FillCuda(CudaDevice cuda, double value, long n, DeviceBuffer y)
+    private void FillCuda(CudaDevice cuda, double value, long n, DeviceBuffer y)
     {
         ulong py = CudaBuffer.Of(y, cuda).Pointer;
         if (y.DType is not (DType.F32 or DType.I32 or DType.F64)) throw Unsupported(nameof(Fill), y.DType);
@@ -134,10 +145,10 @@ public sealed unsafe partial class ElementwiseNative
         }
         args.Add(py);
         args.Add(n);
-        Launch(cuda, y.DType == DType.F64 ? "elementwise_fill_u64" : "elementwise_fill_u32", n, args);
+        Launch(y.DType == DType.F64 ? FnFillU64 : FnFillU32, n, args);
     }
 
-    private static void CopyCuda(CudaDevice cuda, long n, DeviceBuffer x, DeviceBuffer y)
+    private void CopyCuda(CudaDevice cuda, long n, DeviceBuffer x, DeviceBuffer y)
     {
         ulong px = CudaBuffer.Of(x, cuda).Pointer, py = CudaBuffer.Of(y, cuda).Pointer;
         if (y.DType is not (DType.F32 or DType.I32 or DType.F64)) throw Unsupported(nameof(Copy), y.DType);
@@ -149,10 +160,10 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(px);
         args.Add(py);
         args.Add(n);
-        Launch(cuda, y.DType == DType.F64 ? "elementwise_copy_u64" : "elementwise_copy_u32", n, args);
+        Launch(y.DType == DType.F64 ? FnCopyU64 : FnCopyU32, n, args);
     }
 
-    private static void AxpbyCuda(CudaDevice cuda, float alpha, DeviceBuffer x, float beta, long n, DeviceBuffer y)
+    private void AxpbyCuda(CudaDevice cuda, float alpha, DeviceBuffer x, float beta, long n, DeviceBuffer y)
     {
         ulong px = CudaF32(x, cuda), py = CudaF32(y, cuda);
         if (n <= 0) return;
@@ -165,10 +176,10 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(beta);
         args.Add(py);
         args.Add(n);
-        Launch(cuda, "elementwise_axpby_f32", n, args);
+        Launch(FnAxpby, n, args);
     }
 
-    private static void SumToShapeCuda(CudaDevice cuda, long outputLength, int kept, ReadOnlySpan<long> keptDims,
+    private void SumToShapeCuda(CudaDevice cuda, long outputLength, int kept, ReadOnlySpan<long> keptDims,
         ReadOnlySpan<long> keptStride, int reduced, ReadOnlySpan<long> redDims, ReadOnlySpan<long> redStride,
         DeviceBuffer x, DeviceBuffer y)
     {
@@ -199,10 +210,10 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(px);
         args.Add(py);
         args.Add(outputLength);
-        Launch(cuda, "elementwise_sum_to_shape_f32", outputLength, args);
+        Launch(FnSumToShape, outputLength, args);
     }
 
-    private static void CastCuda(CudaDevice cuda, int which, long n, DeviceBuffer x, DeviceBuffer y)
+    private void CastCuda(CudaDevice cuda, int which, long n, DeviceBuffer x, DeviceBuffer y)
     {
         ulong px = CudaBuffer.Of(x, cuda).Pointer, py = CudaBuffer.Of(y, cuda).Pointer;
         if (n <= 0) return;
@@ -214,7 +225,7 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(px);
         args.Add(py);
         args.Add(n);
-        Launch(cuda, "elementwise_cast", n, args);
+        Launch(FnCast, n, args);
     }
 
     private static ulong CudaF32(DeviceBuffer b, CudaDevice device)
