@@ -16,13 +16,18 @@ public sealed class ConvIlgpu(Device device) : IConv
     private static readonly IlgpuKernel s_forward = new(ForwardKernel);
     private static readonly IlgpuKernel s_backwardData = new(BackwardDataKernel);
     private static readonly IlgpuKernel s_backwardWeights = new(BackwardWeightsKernel);
+    private static readonly IlgpuKernel s_backwardWeightsShort = new(BackwardWeightsShortKernel);
     private static readonly IlgpuKernel s_channelSum = new(ChannelSumKernel);
 
     /// <summary>Threads of a group-reduction launch (a multiple of the warp, at most 32 warps).</summary>
-    private const int SumThreads = 256;
+    private const int SumThreads = 64;
 
     /// <summary>Threads per group of the weight-gradient launch: four warps, one weight element each.</summary>
     private const int WarpThreads = 128;
+
+    /// <summary>Weight-gradient reductions (batch × output positions) shorter than this run one
+    /// thread per weight element: a warp per element would leave most lanes idle.</summary>
+    public const long ShortReduction = 1024;
 
     public void Forward(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
     {
@@ -61,6 +66,14 @@ public sealed class ConvIlgpu(Device device) : IConv
         long n = shape.WeightElements;
         if (n <= 0) return;
         var g = Geo.Of(shape);
+        if (shape.Batch * Math.Max(0, shape.OutSpatial) < ShortReduction)
+        {
+            s_backwardWeightsShort.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, x, dy, dw,
+                n, shape.Batch, shape.InChannels, shape.OutChannels, shape.Groups,
+                g.InD, g.InH, g.InW, g.OutD, g.OutH, g.OutW, g.KD, g.KH, g.KW,
+                g.SD, g.SH, g.SW, g.PD, g.PH, g.PW, g.DD, g.DH, g.DW);
+            return;
+        }
         int warpsPerGroup = WarpThreads / 32;
         var grid = new Dim3((uint)Math.Clamp((n + warpsPerGroup - 1) / warpsPerGroup, 1, IlgpuLaunch.MaxGroups));
         s_backwardWeights.Launch(device, grid, new Dim3(WarpThreads), x, dy, dw,
@@ -234,6 +247,53 @@ public sealed class ConvIlgpu(Device device) : IConv
             }
             for (int o = 16; o > 0; o >>= 1) acc += Warp.ShuffleDown(acc, o);
             if (lane == 0) dw[e] = acc;
+        }
+    }
+
+    /// <summary>One thread per weight element looping over batch × output positions (short reductions).</summary>
+    private static void BackwardWeightsShortKernel(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dw,
+        long total, int batch, int cin, int cout, int groups,
+        int inD, int inH, int inW, int outD, int outH, int outW, int kD, int kH, int kW,
+        int sD, int sH, int sW, int pD, int pH, int pW, int dD, int dH, int dW)
+    {
+        int cg = cin / groups, og = cout / groups;
+        long inPlane = (long)inD * inH * inW;
+        long outPlane = (long)outD * outH * outW;
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long e = Grid.GlobalIndex.X; e < total; e += stride)
+        {
+            long t = e;
+            int kw = (int)(t % kW); t /= kW;
+            int kh = (int)(t % kH); t /= kH;
+            int kd = (int)(t % kD); t /= kD;
+            int cl = (int)(t % cg);
+            int co = (int)(t / cg);
+            int ci = co / og * cg + cl;
+            int offD = kd * dD - pD, offH = kh * dH - pH, offW = kw * dW - pW;
+            float acc = 0f;
+            for (int b = 0; b < batch; b++)
+            {
+                long yo = ((long)b * cout + co) * outPlane;
+                long xo = ((long)b * cin + ci) * inPlane;
+                for (int od = 0; od < outD; od++)
+                {
+                    int id = od * sD + offD;
+                    if (id < 0 || id >= inD) continue;
+                    for (int oh = 0; oh < outH; oh++)
+                    {
+                        int ih = oh * sH + offH;
+                        if (ih < 0 || ih >= inH) continue;
+                        long yRow = yo + ((long)od * outH + oh) * outW;
+                        long xRow = xo + ((long)id * inH + ih) * inW;
+                        for (int ow = 0; ow < outW; ow++)
+                        {
+                            int iw = ow * sW + offW;
+                            if (iw >= 0 && iw < inW) acc += dy[yRow + ow] * x[xRow + iw];
+                        }
+                    }
+                }
+            }
+            dw[e] = acc;
         }
     }
 
