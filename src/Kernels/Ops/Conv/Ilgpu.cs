@@ -65,6 +65,8 @@ public sealed class ConvIlgpu(Device device) : IConv
         }
         long n = shape.WeightElements;
         if (n <= 0) return;
+        if (shape.OutSpatial > int.MaxValue)
+            throw new NotSupportedException($"Conv.BackwardWeights: {shape.OutSpatial} output positions per image; the ilgpu kernel takes at most 2^31 - 1");
         var g = Geo.Of(shape);
         if (shape.Batch * Math.Max(0, shape.OutSpatial) < ShortReduction)
         {
@@ -219,7 +221,6 @@ public sealed class ConvIlgpu(Device device) : IConv
         int cg = cin / groups, og = cout / groups;
         long inPlane = (long)inD * inH * inW;
         long outPlane = (long)outD * outH * outW;
-        long reduce = batch * outPlane;
         int lane = Warp.LaneIdx;
         long warps = (long)Grid.DimX * (Group.DimX / Warp.WarpSize);
         for (long e = (long)Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx; e < total; e += warps)
@@ -233,17 +234,20 @@ public sealed class ConvIlgpu(Device device) : IConv
             int ci = co / og * cg + cl;
             int offD = kd * dD - pD, offH = kh * dH - pH, offW = kw * dW - pW;
             float acc = 0f;
-            for (long r = lane; r < reduce; r += Warp.WarpSize)
+            // Lanes take consecutive output positions of one image (coalesced dy and x reads);
+            // positions are split in int (the host checks a plane fits), not with 64-bit divisions.
+            for (int b = 0; b < batch; b++)
             {
-                long q = r;
-                int ow = (int)(q % outW); q /= outW;
-                int oh = (int)(q % outH); q /= outH;
-                int od = (int)(q % outD);
-                long b = q / outD;
-                int id = od * sD + offD, ih = oh * sH + offH, iw = ow * sW + offW;
-                if (id < 0 || id >= inD || ih < 0 || ih >= inH || iw < 0 || iw >= inW) continue;
-                acc += dy[(b * cout + co) * outPlane + (r - b * outPlane)]
-                       * x[(b * cin + ci) * inPlane + ((long)id * inH + ih) * inW + iw];
+                long yo = ((long)b * cout + co) * outPlane;
+                long xo = ((long)b * cin + ci) * inPlane;
+                for (int r = lane; r < outPlane; r += Warp.WarpSize)
+                {
+                    int ow = r % outW, q = r / outW;
+                    int oh = q % outH, od = q / outH;
+                    int id = od * sD + offD, ih = oh * sH + offH, iw = ow * sW + offW;
+                    if (id < 0 || id >= inD || ih < 0 || ih >= inH || iw < 0 || iw >= inW) continue;
+                    acc += dy[yo + r] * x[xo + ((long)id * inH + ih) * inW + iw];
+                }
             }
             for (int o = 16; o > 0; o >>= 1) acc += Warp.ShuffleDown(acc, o);
             if (lane == 0) dw[e] = acc;
@@ -302,14 +306,13 @@ public sealed class ConvIlgpu(Device device) : IConv
     private static void ChannelSumKernel(ArrayView<float> t, ArrayView<float> sum, int batch, int channels, long spatial)
     {
         var partial = SharedMemory.Allocate<float>(SumThreads / 32);
-        long reduce = batch * spatial;
         for (int c = Grid.IdxX; c < channels; c += Grid.DimX)
         {
             float acc = 0f;
-            for (long r = Group.IdxX; r < reduce; r += Group.DimX)
+            for (int b = 0; b < batch; b++)
             {
-                long b = r / spatial;
-                acc += t[(b * channels + c) * spatial + (r - b * spatial)];
+                long o = ((long)b * channels + c) * spatial;
+                for (long r = Group.IdxX; r < spatial; r += Group.DimX) acc += t[o + r];
             }
             for (int o = 16; o > 0; o >>= 1) acc += Warp.ShuffleDown(acc, o);
             if (Warp.LaneIdx == 0) partial[Warp.WarpIdx] = acc;
