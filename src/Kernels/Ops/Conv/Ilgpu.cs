@@ -8,8 +8,9 @@ namespace Kernels.Ops.Conv;
 /// <summary>ILGPU version of the convolution (float32), direct kernels with no column matrix:
 /// forward one thread per output, backward-data one thread per input gathering from the outputs
 /// it fed (no atomics, deterministic), backward-weights one warp per weight element reducing over
-/// batch × output positions, channel sums one group per channel. Every rank (1-D, 2-D, 3-D) runs
-/// as 3-D with size-1 leading axes. Runs on ilgpu-cpu and, compiled to PTX, on cuda.</summary>
+/// batch × output positions (one thread per element when that reduction is short), channel sums
+/// one group per channel. Every rank (1-D, 2-D, 3-D) runs as 3-D with size-1 leading axes.
+/// Runs on ilgpu-cpu and, compiled to PTX, on cuda.</summary>
 [KernelImplementation("ilgpu", 10, DeviceKind.IlgpuCpu, DeviceKind.Cuda)]
 public sealed class ConvIlgpu(Device device) : IConv
 {
