@@ -1,4 +1,3 @@
-using Kernels.Bindings.Cuda;
 using Kernels.Ops.Gemm;
 using Kernels.Tests.Ilgpu;
 
@@ -9,16 +8,10 @@ namespace Kernels.Tests.Gpu;
 [Category("Gpu")]
 public class CublasGemmTests
 {
-    private static CudaDevice Cuda()
-    {
-        if (!CudaDriverProbe.IsAvailable) Assert.Ignore($"no CUDA GPU: {CudaDriverProbe.Reason}");
-        return CudaDevice.Get(0);
-    }
-
     [Test]
     public void AwkwardSizesEveryTransposeAndBatch()
     {
-        var dev = Cuda();
+        var dev = GpuSupport.RequireCuda();
         var gemm = new GemmCublas(dev);
         foreach (bool ta in new[] { false, true })
             foreach (bool tb in new[] { false, true })
@@ -33,7 +26,7 @@ public class CublasGemmTests
     [Test]
     public void AlphaZeroBetaZeroAndZeroDepth()
     {
-        var dev = Cuda();
+        var dev = GpuSupport.RequireCuda();
         var gemm = new GemmCublas(dev);
         GemmComparison.Check(gemm, dev, GemmComparison.Shape(65, 33, 17, false, true), 1.25, 0, poisonC: true);
         GemmComparison.Check(gemm, dev, GemmComparison.Shape(65, 33, 17, true, false), 0, 0.5, poisonA: true);
@@ -44,7 +37,7 @@ public class CublasGemmTests
     [Test]
     public void TheTiledIlgpuGemmAgreesOnCuda()
     {
-        var dev = Cuda();
+        var dev = GpuSupport.RequireCuda();
         var gemm = new GemmIlgpu(dev);
         foreach (bool ta in new[] { false, true })
             foreach (bool tb in new[] { false, true })
