@@ -24,6 +24,7 @@ public sealed partial class LayoutIlgpu
     private static readonly IlgpuKernel s_indexSelectI32 = new(IndexSelectI32);
     private static readonly IlgpuKernel s_indexAdd = new(IndexAddKernel);
     private static readonly IlgpuKernel s_findBadIndex = new(FindBadIndexKernel);
+    private static readonly IlgpuKernel s_fillF32 = new(FillF32);
 
     private static long Stride => (long)Grid.DimX * Group.DimX;
 
@@ -171,43 +172,42 @@ public sealed partial class LayoutIlgpu
         for (long i = Grid.GlobalIndex.X; i < n; i += Stride) y[i] = x[GatherSource(meta, index, i, axis)];
     }
 
-    /// <summary>One thread per dx element (meta: rank, x dims, index dims, index strides): it walks
-    /// the index along the axis at its other coordinates and sums the dy entries that point at it, in
-    /// index order — the reference's order, with no atomics.</summary>
+    /// <summary>Writes <paramref name="value"/> over the first n elements: the zero start of the scatter-adds.</summary>
+    private static void FillF32(ArrayView<float> y, long n, float value)
+    {
+        for (long i = Grid.GlobalIndex.X; i < n; i += Stride) y[i] = value;
+    }
+
+    /// <summary>One thread per line of the index along the axis (meta: rank, index dims, x strides,
+    /// index strides). Lines at different coordinates off the axis write disjoint lines of dx, so
+    /// each thread adds its dy entries in index order without atomics: deterministic, the
+    /// reference's order, O(|dy|) work.</summary>
     private static void GatherBackwardKernel(ArrayView<int> index, ArrayView<float> dy, ArrayView<float> dx,
-        ArrayView<int> m, long n, int axis)
+        ArrayView<int> m, long lines, int axis)
     {
         int r = m[0];
-        int along = m[1 + r + axis];
-        long axisStride = ReadLong(m, 1 + 2 * r + 2 * axis);
-        for (long i = Grid.GlobalIndex.X; i < n; i += Stride)
+        int along = m[1 + axis];
+        long xAxisStride = ReadLong(m, 1 + r + 2 * axis);
+        long iAxisStride = ReadLong(m, 1 + 3 * r + 2 * axis);
+        for (long l = Grid.GlobalIndex.X; l < lines; l += Stride)
         {
-            long lin = i, ib = 0;
-            int target = 0;
-            bool covered = true;
+            long lin = l, xb = 0, ib = 0;
             for (int d = r - 1; d >= 0; d--)
             {
+                if (d == axis) continue;
                 int dim = m[1 + d];
                 long q = lin / dim;
-                int c = (int)(lin - q * dim);
+                long c = lin - q * dim;
                 lin = q;
-                if (d == axis) target = c;
-                else
-                {
-                    if (c >= m[1 + r + d]) covered = false; // the index is smaller than x on this axis
-                    ib += c * ReadLong(m, 1 + 2 * r + 2 * d);
-                }
+                xb += c * ReadLong(m, 1 + r + 2 * d);
+                ib += c * ReadLong(m, 1 + 3 * r + 2 * d);
             }
-            float sum = 0;
-            if (covered)
+            for (int j = 0; j < along; j++)
             {
-                for (int j = 0; j < along; j++)
-                {
-                    long at = ib + j * axisStride;
-                    if (index[at] == target) sum += dy[at];
-                }
+                long at = ib + j * iAxisStride;
+                long to = xb + index[at] * xAxisStride;
+                dx[to] += dy[at];
             }
-            dx[i] = sum;
         }
     }
 
@@ -233,21 +233,19 @@ public sealed partial class LayoutIlgpu
         for (long i = Grid.GlobalIndex.X; i < n; i += Stride) y[i] = x[IndexSelectSource(index, i, xAxis, count, inner)];
     }
 
-    /// <summary>One thread per dx element: the sum, in index order, of the dy rows whose index
-    /// selects its row. Deterministic, no atomics; O(count) per element.</summary>
-    private static void IndexAddKernel(ArrayView<int> index, ArrayView<float> dy, ArrayView<float> dx, long n, int xAxis,
-        int count, long inner)
+    /// <summary>One thread per column (outer slice, inner position): it walks the index in order and
+    /// adds each dy row's element into the selected dx row. Columns are disjoint, so no atomics and
+    /// the reference's order; O(|dy|) work, consecutive threads on consecutive inner positions.</summary>
+    private static void IndexAddKernel(ArrayView<int> index, ArrayView<float> dy, ArrayView<float> dx, long columns,
+        int xAxis, int count, long inner)
     {
-        for (long i = Grid.GlobalIndex.X; i < n; i += Stride)
+        for (long c = Grid.GlobalIndex.X; c < columns; c += Stride)
         {
-            long row = i / inner;
-            long o = row / xAxis;
-            int a = (int)(row - o * xAxis);
-            long at = o * count * inner + (i - row * inner);
-            float sum = 0;
+            long o = c / inner;
+            long pos = c - o * inner;
+            long xb = o * xAxis * inner + pos, yb = o * count * inner + pos;
             for (int k = 0; k < count; k++)
-                if (index[k] == a) sum += dy[at + k * inner];
-            dx[i] = sum;
+                dx[xb + index[k] * inner] += dy[yb + k * inner];
         }
     }
 

@@ -3,9 +3,10 @@ using Kernels.Registry;
 
 namespace Kernels.Ops.Layout;
 
-/// <summary>ILGPU data movement: every op is one grid-stride pass over its output, each thread
-/// computing its source (or, for the scatter-adds, its contributions in index order, so results
-/// are deterministic without atomics) by general N-d index math. Shapes and strides travel as a
+/// <summary>ILGPU data movement: every copy is one grid-stride pass over its output, each thread
+/// computing its source by general N-d index math. The scatter-adds zero dx, then give each thread
+/// a line of dx that no other thread writes and add into it in index order: deterministic, the
+/// reference's sums, no atomics. Shapes and strides travel as a
 /// small int32 buffer (longs as hi/lo pairs) uploaded per call. Copies take float32 and int32;
 /// the scatter-adds float32.</summary>
 [KernelImplementation("ilgpu", 10, DeviceKind.IlgpuCpu, DeviceKind.Cuda)]
@@ -78,18 +79,20 @@ public sealed partial class LayoutIlgpu(Device device) : ILayout
     public void GatherBackward(in GatherShape s, DeviceBuffer index, DeviceBuffer dy, DeviceBuffer dx)
     {
         IlgpuLaunch.RequireF32("Layout.GatherBackward", dy, dx);
-        long n = s.X.Numel;
-        if (n == 0) return;
-        int r = s.X.Rank;
+        if (!Zero(dx, s.X.Numel)) return;
+        int r = s.Index.Rank, along = s.Index[s.Axis];
+        long lines = along == 0 ? 0 : s.Index.Numel / along;
+        if (lines == 0) return;
+        var xs = Strides(s.X.Dims);
         var ist = Strides(s.Index.Dims);
-        // [rank, x dims, index dims, index strides (long)]
-        var m = new Meta(1 + 4 * r);
+        // [rank, index dims, x strides (long), index strides (long)]
+        var m = new Meta(1 + 5 * r);
         m.Int(r);
-        for (int d = 0; d < r; d++) m.Int(s.X[d]);
         for (int d = 0; d < r; d++) m.Int(s.Index[d]);
+        for (int d = 0; d < r; d++) m.Long(xs[d]);
         for (int d = 0; d < r; d++) m.Long(ist[d]);
         using var meta = Upload(m);
-        s_gatherBackward.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, index, dy, dx, meta, n, s.Axis);
+        s_gatherBackward.Launch(device, IlgpuLaunch.Grid1D(lines), IlgpuLaunch.Block1D, index, dy, dx, meta, lines, s.Axis);
     }
 
     public void IndexSelect(in IndexSelectShape s, DeviceBuffer x, DeviceBuffer index, DeviceBuffer y)
@@ -104,9 +107,19 @@ public sealed partial class LayoutIlgpu(Device device) : ILayout
     public void IndexAdd(in IndexSelectShape s, DeviceBuffer index, DeviceBuffer dy, DeviceBuffer dx)
     {
         IlgpuLaunch.RequireF32("Layout.IndexAdd", dy, dx);
-        long n = s.Outer * s.XAxis * s.Inner;
-        if (n == 0) return;
-        s_indexAdd.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, index, dy, dx, n, s.XAxis, s.Count, s.Inner);
+        if (!Zero(dx, s.Outer * s.XAxis * s.Inner)) return;
+        long columns = s.Outer * s.Inner;
+        if (columns == 0 || s.Count == 0) return;
+        s_indexAdd.Launch(device, IlgpuLaunch.Grid1D(columns), IlgpuLaunch.Block1D, index, dy, dx, columns, s.XAxis, s.Count, s.Inner);
+    }
+
+    /// <summary>Zeroes the first <paramref name="n"/> elements (the scatter-adds accumulate into it);
+    /// false when there are none.</summary>
+    private bool Zero(DeviceBuffer b, long n)
+    {
+        if (n == 0) return false;
+        s_fillF32.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, b, n, 0f);
+        return true;
     }
 
     public long FindBadIndex(long n, DeviceBuffer index, int bound)
