@@ -108,6 +108,35 @@ public sealed partial class NormIlgpu
         }
     }
 
+    /// <summary>Spatial 1 (layer norm): one thread per parameter p, dw[p] = Σ_n dy·x̂ and
+    /// db[p] = Σ_n dy down column p of the [samples, params] rows, Kahan-compensated since the
+    /// column can be long.</summary>
+    private static void GroupBackwardParamColumnsKernel(ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd,
+        ArrayView<float> dy, ArrayView<float> dw, ArrayView<float> db, int samples, int parameters, int writeWeight,
+        int writeBias)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long p = Grid.GlobalIndex.X; p < parameters; p += stride)
+        {
+            float a = 0f, ca = 0f, ax = 0f, cax = 0f;
+            for (int n = 0; n < samples; n++)
+            {
+                long at = (long)n * parameters + p;
+                float g = dy[at];
+                float v = g - ca;
+                float t = a + v;
+                ca = (t - a) - v;
+                a = t;
+                v = g * (x[at] - mean[n]) * rstd[n] - cax;
+                t = ax + v;
+                cax = (t - ax) - v;
+                ax = t;
+            }
+            if (writeWeight != 0) dw[p] = ax;
+            if (writeBias != 0) db[p] = a;
+        }
+    }
+
     /// <summary>One group per channel. Training: batch statistics (biased variance for the
     /// normalisation, unbiased for the running variance), running buffers updated by thread 0.
     /// Inference: the running statistics.</summary>

@@ -21,6 +21,7 @@ public sealed partial class NormIlgpu(Device device) : INorm
     private static readonly IlgpuKernel s_groupForward = new(GroupForwardKernel);
     private static readonly IlgpuKernel s_groupBackwardData = new(GroupBackwardDataKernel);
     private static readonly IlgpuKernel s_groupBackwardParams = new(GroupBackwardParamsKernel);
+    private static readonly IlgpuKernel s_groupBackwardParamColumns = new(GroupBackwardParamColumnsKernel);
     private static readonly IlgpuKernel s_batchForward = new(BatchForwardKernel);
     private static readonly IlgpuKernel s_batchBackward = new(BatchBackwardKernel);
 
@@ -56,7 +57,13 @@ public sealed partial class NormIlgpu(Device device) : INorm
         if (dx is not null)
             s_groupBackwardData.Launch(device, Groups(s.Rows), Block(s.RowLength), x, weight ?? x, mean, rstd, dy, dx,
                 s.Rows, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, weight is null ? 0 : 1);
-        if (dweight is not null || dbias is not null)
+        if (dweight is null && dbias is null) return;
+        if (s.Spatial == 1)
+            // Layer norm: parameter p is column p of a [rows, params] matrix, so a thread per
+            // parameter walking the samples reads coalesced rows and needs no reduction.
+            s_groupBackwardParamColumns.Launch(device, IlgpuLaunch.Grid1D(s.Params), IlgpuLaunch.Block1D, x, mean, rstd, dy,
+                dweight ?? dy, dbias ?? dy, s.Samples, s.Params, dweight is null ? 0 : 1, dbias is null ? 0 : 1);
+        else
             s_groupBackwardParams.Launch(device, Groups(s.Params), Block((long)s.Samples * s.Spatial), x, mean, rstd, dy, dweight ?? dy,
                 dbias ?? dy, s.Samples, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, dweight is null ? 0 : 1,
                 dbias is null ? 0 : 1);
