@@ -1,6 +1,7 @@
 """Shared timing for the PyTorch peer benchmarks (see benchmarks/README.md).
 
-A peer script calls `setup()` once, then `bench(name, fn, flops)` per case. `name` must equal the
+A peer script calls `setup()` once, then `bench(name, fn, flops)` per case, making its tensors
+with `dev()` (the --device flag: cpu, or cuda where PyTorch sees a GPU; cuDNN then runs the convs). `name` must equal the
 BenchmarkDotNet Description of the matching C# benchmark; each call prints one JSON line
 {"name": ..., "seconds": <median>, "flops": <flops per call>} on stdout (nothing else goes to
 stdout, so compare.py can parse it).
@@ -24,10 +25,25 @@ def setup(description=""):
     p.add_argument("--warmup", type=int, default=2, help="untimed calls before measuring")
     p.add_argument("--repeat", type=int, default=5, help="timed calls; the median is reported")
     p.add_argument("--filter", default="", help="only cases whose name contains this text")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (timed with torch.cuda.synchronize around each call)")
     _ARGS = p.parse_args()
+    if _ARGS.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit(f"--device {_ARGS.device}: PyTorch sees no CUDA GPU here")
+    if _ARGS.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # let cuDNN pick its fastest algorithm, as a tuned peer would
     torch.set_num_threads(_ARGS.threads)
     torch.set_grad_enabled(False)
     return _ARGS
+
+
+def dev():
+    """The torch.device of --device."""
+    return torch.device(_ARGS.device if _ARGS else "cpu")
+
+
+def _sync():
+    if _ARGS is not None and _ARGS.device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def wanted(name):
@@ -42,12 +58,14 @@ def bench(name, fn, flops):
     repeat = _ARGS.repeat if _ARGS else 5
     for _ in range(warmup):
         fn()
+    _sync()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    print(json.dumps({"name": name, "seconds": med, "flops": float(flops)}))
+    print(json.dumps({"name": name, "seconds": med, "flops": float(flops), "device": str(dev())}))
     sys.stdout.flush()
     return med

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from common import bench, setup  # noqa: E402
+from common import bench, dev, setup  # noqa: E402
 
 
 def conv_flops(n, cout, hw, cin, k):
@@ -45,16 +45,16 @@ torch.manual_seed(0)
 cnn = nn.Sequential(
     nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
     nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-    nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).train()
+    nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).train().to(dev())
 sgd = torch.optim.SGD(cnn.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4, nesterov=True)
-cx = torch.randn(32, 3, 32, 32)
-cy = torch.tensor([(i * 7 + 3) % 10 for i in range(32)])
+cx = torch.randn(32, 3, 32, 32, device=dev())
+cy = torch.tensor([(i * 7 + 3) % 10 for i in range(32)], device=dev())
 cnn_fwd = conv_flops(32, 32, 32 * 32, 3, 3) + conv_flops(32, 64, 16 * 16, 32, 3) + linear_flops(32, 64, 10)
 bench("train step cnn b32 32x32", make_step(cnn, sgd, cx, cy), 3 * cnn_fwd)
 
-mlp = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+mlp = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)).to(dev())
 adamw = torch.optim.AdamW(mlp.parameters(), lr=1e-3, weight_decay=1e-2)
-mx = torch.randn(128, 784)
-my = torch.tensor([(i * 7 + 3) % 10 for i in range(128)])
+mx = torch.randn(128, 784, device=dev())
+my = torch.tensor([(i * 7 + 3) % 10 for i in range(128)], device=dev())
 mlp_fwd = linear_flops(128, 784, 512) + linear_flops(128, 512, 512) + linear_flops(128, 512, 10)
 bench("train step mlp b128", make_step(mlp, adamw, mx, my), 3 * mlp_fwd)

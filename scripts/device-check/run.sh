@@ -2,11 +2,12 @@
 # The prepared GPU device check. Runs THERE (the device machine), from the repo root, with the pack
 # from scripts/device-check/pack.sh in .device/. One call of the device tool:
 #     command: bash scripts/device-check/run.sh        carry: [".device"]        timeout_s: 560
-# Writes at most 5 files under $OUT (the tool brings back 8 at most):
+# Writes at most 7 files under $OUT (the tool brings back 8 at most):
 #   env.txt       nvidia-smi, nvcc, glibc, python3/torch/cuDNN, .NET runtime, CPU
 #   kernels.txt   (a) kernels info; (b) selftest --device cuda / cpu / emu
 #   tests.txt     (c) the NUnit tests through the test assembly's own runner (runtime only)
-#   peer.txt      (d) PyTorch peer benchmarks (benchmarks/peer/*.py)
+#   bench.txt     (d) `kernels bench` and the PyTorch peers on the GPU, and the ratio table
+#   train.txt     (e) `kernels train cnn` on the GPU (+ train-metrics.json)
 #   summary.txt   one line per step: name, exit code, seconds
 # No step aborts the script; each has its own timeout. Budget: about 7 minutes in all.
 # Here (no GPU) it can be dry-run: OUT=/tmp/devcheck-out bash scripts/device-check/run.sh
@@ -84,7 +85,6 @@ note "packed runtime: $(cat "$PACK/runtime-version.txt" 2>/dev/null || echo none
 K=$OUT/kernels.txt
 CLI=$PACK/cli/kernels.dll
 step "kernels info"              "$K" 60  dotnet "$CLI" info
-# Exit 2 on cuda is expected until the GPU-path issue lands (no CUDA implementations registered yet).
 step "selftest --device cuda"    "$K" 120 dotnet "$CLI" selftest --device cuda --seed 1
 step "selftest --device cpu"     "$K" 120 dotnet "$CLI" selftest --device cpu --seed 1
 step "selftest --device emu"     "$K" 120 dotnet "$CLI" selftest --device emu --seed 1
@@ -97,24 +97,32 @@ step "selftest --device emu"     "$K" 120 dotnet "$CLI" selftest --device emu --
 TESTS=$OUT/tests.txt
 TDLL=$PACK/tests/Kernels.Tests.dll
 TARGS=(--results-directory /tmp/devcheck-testresults --ansi off --progress off)
-step "tests gpu (Bindings+Native)" "$TESTS" 150 dotnet "$TDLL" "${TARGS[@]}" \
-    --filter "FullyQualifiedName~Kernels.Tests.Bindings|FullyQualifiedName~Kernels.Tests.Native"
+step "tests gpu (Gpu+Bindings+Native)" "$TESTS" 150 dotnet "$TDLL" "${TARGS[@]}" \
+    --filter "FullyQualifiedName~Kernels.Tests.Gpu|FullyQualifiedName~Kernels.Tests.Bindings|FullyQualifiedName~Kernels.Tests.Native"
 if [ "${DEVCHECK_FULL_TESTS:-1}" != 0 ]; then
     [ -n "${DEVCHECK_TEST_FILTER:-}" ] && TARGS+=(--filter "$DEVCHECK_TEST_FILTER")
     step "tests all" "$TESTS" "${DEVCHECK_TEST_TIMEOUT:-150}" dotnet "$TDLL" "${TARGS[@]}"
 fi
 
-# ---- (d) PyTorch peers. benchmarks/peer/common.py has no --device flag (CPU only; its owner decides
-# whether to add one), so they run on the machine's CPU with all its cores, for the side-by-side.
-P=$OUT/peer.txt
-THREADS=$(nproc)
-for f in benchmarks/peer/*.py; do
-    case "$(basename "$f")" in common.py) continue;; esac
-    step "peer $(basename "$f" .py) cpu" "$P" 75 "$PY" "$f" --threads "$THREADS" --warmup 1 --repeat 3
-done
+# ---- (d) benchmarks side by side: `kernels bench` (the shared cases: cuBLAS GEMM, conv, training
+# steps) and the PyTorch peers with --device cuda (cuBLAS / cuDNN), same case names, same machine.
+P=$OUT/bench.txt
+BDEV=${DEVCHECK_BENCH_DEVICE:-cuda}
+if [ "${DEVCHECK_PEERS:-1}" = 0 ]; then
+    note "benchmarks: SKIPPED (DEVCHECK_PEERS=0)"
+else
+    step "kernels bench $BDEV" "$P" 150 dotnet "$CLI" bench --device "$BDEV" --warmup 2 --repeat 5 --json /tmp/devcheck-ours.jsonl
+    : > /tmp/devcheck-peer.jsonl
+    for f in gemm conv train_step; do
+        step "peer $f $BDEV" "$P" 75 sh -c "cd benchmarks/peer && $PY $f.py --device $BDEV --threads $(nproc) --warmup 2 --repeat 5 | tee -a /tmp/devcheck-peer.jsonl"
+    done
+    step "ratio ours/pytorch" "$P" 20 python3 scripts/device-check/ratio.py /tmp/devcheck-ours.jsonl /tmp/devcheck-peer.jsonl
+fi
 
-# ---- (e) training run: `kernels` has no train verb yet.
-note "training run: SKIPPED (kernels has no train verb yet)"
+# ---- (e) a short training run on the GPU: the main job's CNN (`kernels train cnn`).
+T=$OUT/train.txt
+step "train cnn $BDEV" "$T" 120 dotnet "$CLI" train cnn --device "$BDEV" --seed 1 --steps 300 --out /tmp/devcheck-run
+cp /tmp/devcheck-run/metrics.json "$OUT/train-metrics.json" 2>/dev/null || true
 note "total $(( $(date +%s) - T_START ))s; files: $(ls "$OUT" | tr '\n' ' ')"
 cat "$SUMMARY"
 exit 0

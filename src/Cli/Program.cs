@@ -20,6 +20,8 @@ public static class Program
         InfoCommand.Create,
         CheckpointCommand.Create,
         SelfTestCommand.Create,
+        TrainCommand.Create,
+        BenchCommand.Create,
     ];
 
     public static int Main(string[] args)

@@ -34,6 +34,18 @@ public class SelfTestTests
         Assert.That(results.All(r => r.MaxRelError <= r.Tolerance && !double.IsNaN(r.MaxAbsError)), Is.True);
     }
 
+    /// <summary>Every family has an ILGPU implementation, and it passes on ILGPU's CPU accelerator
+    /// (the same kernels run on cuda, compiled to PTX; tests/Ilgpu checks they compile).</summary>
+    [TestCaseSource(nameof(Families))]
+    public void PassesOnIlgpuCpu(string family)
+    {
+        int seed = Random.Shared.Next();
+        TestContext.Out.WriteLine($"seed {seed}");
+        var results = SelfTest.Run(Kernels.Ilgpu.IlgpuCpuDevice.Instance, family, SelfTestSizes.Small, seed);
+        Assert.That(results.Select(r => r.Implementation).Distinct(), Is.EqualTo(new[] { "ilgpu" }), $"no ilgpu cases for {family}");
+        Assert.That(results.Where(r => !r.Passed), Is.Empty, Failures(results));
+    }
+
     [TestCase("Activation")]
     [TestCase("Elementwise")]
     public void PassesOnEmu(string family)

@@ -44,15 +44,21 @@ public static class IlgpuCuda
             }
         });
 
+    /// <summary>Compiles (once per architecture) and loads (once per device) the kernel's PTX.</summary>
+    internal static CudaFunction LoadFunction(IlgpuKernel kernel, CudaDevice device)
+    {
+        var arch = ArchitectureFor(device.ComputeCapability.Major, device.ComputeCapability.Minor);
+        var (ptx, entry) = CompilePtx(kernel.Method, arch);
+        var key = $"ilgpu:{kernel.Method.DeclaringType?.FullName}.{kernel.Method.Name}:{arch}";
+        return device.Modules.Function(key, entry, () => CudaModule.LoadPtx(ptx));
+    }
+
     /// <summary>The (pointer, length) pair an ArrayView is passed as (.param .align 8 .b8 [16]).</summary>
     private readonly record struct ViewParameter(ulong Pointer, long Length);
 
     internal static unsafe void Launch(IlgpuKernel kernel, CudaDevice device, Dim3 grid, Dim3 group, ReadOnlySpan<KernelArg> args)
     {
-        var arch = ArchitectureFor(device.ComputeCapability.Major, device.ComputeCapability.Minor);
-        var (ptx, entry) = CompilePtx(kernel.Method, arch);
-        var key = $"ilgpu:{kernel.Method.DeclaringType?.FullName}.{kernel.Method.Name}:{arch}";
-        var fn = device.Modules.Function(key, entry, () => CudaModule.LoadPtx(ptx));
+        var fn = kernel.CudaFunctionFor(device);
         int n = args.Length;
         int storageBytes = n * 16 + 16;
         byte* storage = stackalloc byte[storageBytes];

@@ -19,6 +19,8 @@ namespace Kernels.Ilgpu;
 public sealed class IlgpuKernel
 {
     private readonly ConcurrentDictionary<Accelerator, Kernel> _cpuKernels = new();
+    // Loaded functions per cuda device: a launch is then one dictionary hit, no string keys.
+    private readonly ConcurrentDictionary<CudaDevice, CudaFunction> _cudaFunctions = new();
 
     public IlgpuKernel(Delegate method)
     {
@@ -49,6 +51,9 @@ public sealed class IlgpuKernel
                 throw new NotSupportedException($"ILGPU kernel {Name} runs on ilgpu-cpu and cuda devices, not on {device.Name}");
         }
     }
+
+    internal CudaFunction CudaFunctionFor(CudaDevice device) =>
+        _cudaFunctions.TryGetValue(device, out var f) ? f : _cudaFunctions.GetOrAdd(device, d => IlgpuCuda.LoadFunction(this, d));
 
     private void LaunchCpu(IlgpuCpuDevice device, Dim3 grid, Dim3 group, ReadOnlySpan<KernelArg> args)
     {

@@ -1,0 +1,172 @@
+using Kernels.Nets.Modules;
+using Kernels.Nets.Optim;
+using Kernels.Ops.Conv;
+using Kernels.Ops.Gemm;
+using F = Kernels.Nets.Functional;
+
+namespace Kernels.Nets.Benchmarking;
+
+/// <summary>One timed workload on one device: <see cref="Run"/> queues one call (the timer
+/// synchronises the device around it); Dispose frees what the setup made.</summary>
+public interface IBenchWorkload : IDisposable
+{
+    void Run();
+}
+
+/// <summary>A named benchmark case. <see cref="Name"/> is the join key with the PyTorch peers
+/// (benchmarks/peer/*.py) and the BenchmarkDotNet descriptions; <see cref="Flops"/> is per call.</summary>
+public sealed record BenchCase(string Name, string Group, double Flops, Func<Device, IBenchWorkload> Create);
+
+/// <summary>The engine's benchmark cases, shared by `kernels bench` (any device, run by the GPU
+/// device check) and the BenchmarkDotNet classes (cpu), so both time the same work.</summary>
+public static class BenchCases
+{
+    public static IReadOnlyList<BenchCase> All { get; } =
+    [
+        Gemm(1024, 1024, 1024),
+        Gemm(6272, 2048, 768),   // ML-Decoder: 32 images × 196 tokens through 768→2048
+        Gemm(3200, 768, 2048),
+        new("conv2d fwd b8 64->64 56^2 k3", "conv", ConvFlops(8, 64, 56 * 56, 64, 9),
+            d => new ConvWorkload(d, ConvShape.Create(8, 64, 64, [56, 56], [3, 3], [1, 1], [1, 1], [1, 1], 1), backward: false)),
+        new("conv3d fwd b2 32->32 32^3 k3", "conv", ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
+            d => new ConvWorkload(d, Conv3dShape, backward: false)),
+        new("conv3d bwd b2 32->32 32^3 k3", "conv", 2 * ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
+            d => new ConvWorkload(d, Conv3dShape, backward: true)),
+        new("train step cnn b32 32x32", "train_step",
+            3 * (ConvFlops(32, 32, 32 * 32, 3, 9) + ConvFlops(32, 64, 16 * 16, 32, 9) + 2.0 * 32 * 64 * 10),
+            TrainStepWorkload.Cnn),
+        new("train step mlp b128", "train_step", 3 * 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10), TrainStepWorkload.Mlp),
+    ];
+
+    private static readonly ConvShape Conv3dShape =
+        ConvShape.Create(2, 32, 32, [32, 32, 32], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1);
+
+    private static double ConvFlops(int n, int cout, int outSpatial, int cinPerGroup, int kernelVolume) =>
+        2.0 * n * cout * outSpatial * cinPerGroup * kernelVolume;
+
+    private static BenchCase Gemm(int m, int n, int k) =>
+        new($"sgemm {m}x{n}x{k}", "gemm", 2.0 * m * n * k, d => new GemmWorkload(d, m, n, k));
+
+    /// <summary>C = A·B, row-major, output reused (the peer: torch.mm(a, b, out=c)).</summary>
+    public sealed class GemmWorkload : IBenchWorkload
+    {
+        private readonly Tensor _a, _b, _c;
+        private readonly GemmShape _shape;
+        private readonly IGemm _gemm;
+
+        public GemmWorkload(Device device, int m, int n, int k, IGemm? gemm = null)
+        {
+            _a = Tensor.Rand([m, k], device: device);
+            _b = Tensor.Rand([k, n], device: device);
+            _c = Tensor.Zeros([m, n], device: device);
+            _shape = new GemmShape(m, n, k);
+            _gemm = gemm ?? device.Kernels.Get<IGemm>();
+        }
+
+        public void Run() => _gemm.Gemm(_shape, 1, _a.Buffer, _b.Buffer, 0, _c.Buffer);
+
+        public void Dispose()
+        {
+            _a.Dispose(); _b.Dispose(); _c.Dispose();
+        }
+    }
+
+    /// <summary>Convolution forward, or both backward passes (dx and dw, as the peer times autograd.grad).</summary>
+    public sealed class ConvWorkload : IBenchWorkload
+    {
+        private readonly ConvShape _s;
+        private readonly bool _backward;
+        private readonly IConv _conv;
+        private readonly Tensor _x, _w, _y, _dy, _dx, _dw;
+
+        public ConvWorkload(Device device, ConvShape shape, bool backward)
+        {
+            _s = shape;
+            _backward = backward;
+            _conv = device.Kernels.Get<IConv>();
+            int[] xs = [shape.Batch, shape.InChannels, .. shape.InSize];
+            int[] ws = [shape.OutChannels, shape.InChannels / shape.Groups, .. shape.Kernel];
+            int[] ys = [shape.Batch, shape.OutChannels, .. shape.OutSize];
+            _x = Tensor.Randn(xs, device: device);
+            _w = Tensor.Randn(ws, std: 0.05, device: device);
+            _y = Tensor.Zeros(ys, device: device);
+            _dy = Tensor.Randn(ys, device: device);
+            _dx = Tensor.Zeros(xs, device: device);
+            _dw = Tensor.Zeros(ws, device: device);
+        }
+
+        public void Run()
+        {
+            if (!_backward)
+            {
+                _conv.Forward(_s, _x.Buffer, _w.Buffer, null, _y.Buffer);
+                return;
+            }
+            _conv.BackwardData(_s, _dy.Buffer, _w.Buffer, _dx.Buffer);
+            _conv.BackwardWeights(_s, _x.Buffer, _dy.Buffer, _dw.Buffer, null);
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in new[] { _x, _w, _y, _dy, _dx, _dw }) t.Dispose();
+        }
+    }
+
+    /// <summary>One whole float32 training step: forward, cross-entropy, ZeroGrad, backward and the
+    /// optimizer update, every temporary freed by a TensorScope per step. Inputs need no gradient.
+    /// (a) CNN: Conv2d(3→32,k3,p1)–BN–ReLU–MaxPool2–Conv2d(32→64,k3,p1)–BN–ReLU–GAP–Linear(64→10),
+    ///     batch 32 of 3×32×32, SGD lr 0.01 momentum 0.9 Nesterov weight decay 5e-4;
+    /// (b) MLP: 784→512→ReLU→512→ReLU→10, batch 128, AdamW lr 1e-3 weight decay 1e-2.</summary>
+    public sealed class TrainStepWorkload(Module model, Optimizer optimizer, Tensor x, Tensor y) : IBenchWorkload
+    {
+        /// <summary>The model being trained (for checks of its weights).</summary>
+        public Module Model => model;
+
+        public static TrainStepWorkload Cnn(Device device)
+        {
+            Rng.Seed(0);
+            var model = new Sequential(
+                new Conv2d(3, 32, 3, padding: 1), new BatchNorm2d(32), new ReLU(), new MaxPool2d(2),
+                new Conv2d(32, 64, 3, padding: 1), new BatchNorm2d(64), new ReLU(),
+                new GlobalAvgPool(), new Linear(64, 10));
+            model.To(device);
+            var sgd = new Sgd(model.Parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: true);
+            return new TrainStepWorkload(model, sgd, Tensor.Randn([32, 3, 32, 32], device: device),
+                Tensor.FromArray(Labels(32, 10), [32], device));
+        }
+
+        public static TrainStepWorkload Mlp(Device device)
+        {
+            Rng.Seed(0);
+            var model = new Sequential(new Linear(784, 512), new ReLU(), new Linear(512, 512), new ReLU(), new Linear(512, 10));
+            model.To(device);
+            var adamw = new AdamW(model.Parameters(), lr: 1e-3, weightDecay: 1e-2);
+            return new TrainStepWorkload(model, adamw, Tensor.Randn([128, 784], device: device),
+                Tensor.FromArray(Labels(128, 10), [128], device));
+        }
+
+        private static int[] Labels(int n, int classes)
+        {
+            var y = new int[n];
+            for (int i = 0; i < n; i++) y[i] = (i * 7 + 3) % classes;
+            return y;
+        }
+
+        public void Run()
+        {
+            using var scope = TensorScope.Begin();
+            var loss = F.CrossEntropy(model.Forward(x), y);
+            optimizer.ZeroGrad();
+            loss.Backward();
+            optimizer.Step();
+        }
+
+        public void Dispose()
+        {
+            optimizer.Dispose();
+            model.Dispose();
+            x.Dispose();
+            y.Dispose();
+        }
+    }
+}
