@@ -11,7 +11,8 @@ public class NormIlgpuTests
     private static readonly Device Cpu = Device.Cpu;
     private static readonly Device Gpu = Devices.Get("ilgpu-cpu");
 
-    [TestCase(2, 1, 300, 1, true, 0f), TestCase(1, 1, 257, 1, false, 100f), TestCase(4, 2, 3, 50, true, 5f)]
+    [TestCase(2, 1, 300, 1, true, 0f), TestCase(1, 1, 257, 1, false, 100f), TestCase(4, 2, 3, 50, true, 5f),
+     TestCase(6, 3, 4, 1, true, -2f)]
     public void GroupNormMatchesTheCpuDevice(int rows, int groupsPerSample, int channelsPerGroup, int spatial, bool affine,
         float offset)
     {

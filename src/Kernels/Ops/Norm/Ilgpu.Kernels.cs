@@ -108,26 +108,31 @@ public sealed partial class NormIlgpu
         }
     }
 
-    /// <summary>Spatial 1 (layer norm): one thread per parameter p, dw[p] = Σ_n dy·x̂ and
+    /// <summary>Spatial 1 (layer norm, group norm on [N, C]): one thread per parameter p, dw[p] = Σ_n dy·x̂ and
     /// db[p] = Σ_n dy down column p of the [samples, params] rows, Kahan-compensated since the
     /// column can be long.</summary>
     private static void GroupBackwardParamColumnsKernel(ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd,
-        ArrayView<float> dy, ArrayView<float> dw, ArrayView<float> db, int samples, int parameters, int writeWeight,
-        int writeBias)
+        ArrayView<float> dy, ArrayView<float> dw, ArrayView<float> db, int samples, int groupsPerSample,
+        int channelsPerGroup, int writeWeight, int writeBias)
     {
+        int parameters = groupsPerSample * channelsPerGroup;
         long stride = (long)Grid.DimX * Group.DimX;
         for (long p = Grid.GlobalIndex.X; p < parameters; p += stride)
         {
+            int g = (int)(p / channelsPerGroup);
             float a = 0f, ca = 0f, ax = 0f, cax = 0f;
             for (int n = 0; n < samples; n++)
             {
+                // Row n·G + g holds parameters g·cpg … (g+1)·cpg − 1 of sample n, so element p of
+                // the sample's [params] slice belongs to that row's statistics.
+                long r = (long)n * groupsPerSample + g;
                 long at = (long)n * parameters + p;
-                float g = dy[at];
-                float v = g - ca;
+                float gv = dy[at];
+                float v = gv - ca;
                 float t = a + v;
                 ca = (t - a) - v;
                 a = t;
-                v = g * (x[at] - mean[n]) * rstd[n] - cax;
+                v = gv * (x[at] - mean[r]) * rstd[r] - cax;
                 t = ax + v;
                 cax = (t - ax) - v;
                 ax = t;

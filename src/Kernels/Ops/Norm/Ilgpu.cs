@@ -59,10 +59,11 @@ public sealed partial class NormIlgpu(Device device) : INorm
                 s.Rows, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, weight is null ? 0 : 1);
         if (dweight is null && dbias is null) return;
         if (s.Spatial == 1)
-            // Layer norm: parameter p is column p of a [rows, params] matrix, so a thread per
+            // Layer norm (and group norm on [N, C]): parameter p is column p of a [rows, params] matrix, so a thread per
             // parameter walking the samples reads coalesced rows and needs no reduction.
             s_groupBackwardParamColumns.Launch(device, IlgpuLaunch.Grid1D(s.Params), IlgpuLaunch.Block1D, x, mean, rstd, dy,
-                dweight ?? dy, dbias ?? dy, s.Samples, s.Params, dweight is null ? 0 : 1, dbias is null ? 0 : 1);
+                dweight ?? dy, dbias ?? dy, s.Samples, s.GroupsPerSample, s.ChannelsPerGroup, dweight is null ? 0 : 1,
+                dbias is null ? 0 : 1);
         else
             s_groupBackwardParams.Launch(device, Groups(s.Params), Block((long)s.Samples * s.Spatial), x, mean, rstd, dy, dweight ?? dy,
                 dbias ?? dy, s.Samples, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, dweight is null ? 0 : 1,
