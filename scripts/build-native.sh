@@ -8,3 +8,11 @@ command -v cmake >/dev/null || { echo "cmake (3.20 or later) is required to buil
 cmake -S . -B build/native/cmake -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build build/native/cmake --parallel "${KERNELS_BUILD_JOBS:-2}"
 echo "built: $(ls build/native/libkernels_emu.so)"
+# Say whether the cuda device gets prebuilt modules (else it compiles with NVRTC at run time).
+shopt -s nullglob
+cuda=(build/native/cuda/*.ptx build/native/cuda/*.cubin)
+if [ ${#cuda[@]} -gt 0 ]; then
+    echo "built: ${#cuda[@]} PTX/cubin files in build/native/cuda"
+else
+    echo "no PTX/cubin: nvcc was not found (scripts/install-cuda.sh installs it)"
+fi

@@ -54,7 +54,7 @@ else
 fi
 export DOTNET_ROOT=$DN PATH=$DN:$PATH
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export KERNELS_EMU_LIB=$PACK/native/libkernels_emu.so
+export KERNELS_EMU_LIB=$PACK/native/libkernels_emu.so KERNELS_NATIVE_DIR=$PACK/native
 # The engine also searches upwards for build/native/; build/ is ignored, so give it the packed copy.
 if [ ! -e build/native ] && [ -d "$PACK/native" ]; then mkdir -p build && cp -a "$PACK/native" build/native; fi
 export PYTHONUNBUFFERED=1 OMP_WAIT_POLICY=PASSIVE

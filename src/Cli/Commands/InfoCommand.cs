@@ -35,6 +35,10 @@ public static class InfoCommand
             foreach (var d in CudaDriverProbe.Devices)
                 t.AddRow($"cuda:{d.Ordinal}", Markup.Escape(d.Name), $"{d.TotalMemoryBytes / (1 << 20)} MiB", $"{d.ComputeMajor}.{d.ComputeMinor}");
             console.Write(t);
+            // Where each hand-written module would come from on each device: prebuilt cubin, PTX, or NVRTC.
+            foreach (var d in CudaDriverProbe.Devices)
+                foreach (var name in Kernels.NativeModules.EmbeddedSources())
+                    console.MarkupLine($"  cuda:{d.Ordinal} native/{Markup.Escape(name)}.cu: {Markup.Escape(Kernels.NativeModules.Describe(name, d.ComputeMajor, d.ComputeMinor))}");
         }
         else
         {

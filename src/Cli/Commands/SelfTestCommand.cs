@@ -73,6 +73,8 @@ public static class SelfTestCommand
             $"{(failed == 0 ? "[green]passed[/]" : "[red]FAILED[/]")}: {results.Count - failed}/{results.Count} cases, " +
             $"{tested.Count} famil{(tested.Count == 1 ? "y" : "ies")}, " +
             $"{results.Select(r => (r.Family, r.Implementation)).Distinct().Count()} implementations, {sw.Elapsed.TotalSeconds:0.0} s");
+        if (device.Kind == DeviceKind.Cuda)
+            foreach (var line in NativeModules.LoadLog) console.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
         if (untested.Count > 0)
             console.MarkupLine($"[grey]no implementation on {Markup.Escape(device.Name)}: {Markup.Escape(string.Join(", ", untested))}[/]");
         if (results.Count == 0) return Program.ExitFailed; // every implementation was skipped (OpenBLAS not loaded)

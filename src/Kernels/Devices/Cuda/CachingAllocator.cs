@@ -27,6 +27,8 @@ public sealed class CachingAllocator : IDisposable
     private readonly string _deviceName;
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Stack<ulong>> _free = [];
+    // Blocks handed out: a second Free of one block would cache it twice and hand it to two owners.
+    private readonly Dictionary<ulong, long> _live = [];
     private long _allocated, _reserved, _peak, _cachedBytes;
     private long _driverAllocations;
 
@@ -74,7 +76,8 @@ public sealed class CachingAllocator : IDisposable
                 if (!_source.TryAllocate(size, out ptr))
                     throw new OutOfMemoryException(
                         $"{_deviceName}: out of memory allocating {bytes} bytes (size class {size}); " +
-                        $"allocated {_allocated} bytes in live buffers, reserved {_reserved}, peak {_peak}. " +
+                        $"allocated {_allocated} bytes in live buffers, reserved {_reserved}, cached {_cachedBytes} " +
+                        $"(after returning the cache to the driver), peak {_peak}, driver allocations {_driverAllocations}. " +
                         "Use a smaller batch or free tensors that are no longer needed.");
             }
             _driverAllocations++;
@@ -83,11 +86,17 @@ public sealed class CachingAllocator : IDisposable
         }
     }
 
+    /// <summary>Returns a block to the cache. A block this allocator did not hand out, or one
+    /// already freed, throws <see cref="InvalidOperationException"/> (and changes nothing).</summary>
     public void Free(MemoryBlock block)
     {
         if (block.Pointer == 0) return;
         lock (_gate)
         {
+            if (!_live.TryGetValue(block.Pointer, out long bytes) || bytes != block.Bytes)
+                throw new InvalidOperationException(
+                    $"{_deviceName}: free of a block (0x{block.Pointer:x}, {block.Bytes} bytes) that is not allocated: freed twice, or not from this allocator");
+            _live.Remove(block.Pointer);
             _allocated -= block.Bytes;
             if (!_free.TryGetValue(block.Bytes, out var stack)) _free[block.Bytes] = stack = new Stack<ulong>();
             stack.Push(block.Pointer);
@@ -119,6 +128,7 @@ public sealed class CachingAllocator : IDisposable
 
     private MemoryBlock Hand(MemoryBlock block)
     {
+        _live.Add(block.Pointer, block.Bytes);
         _allocated += block.Bytes;
         if (_allocated > _peak) _peak = _allocated;
         return block;

@@ -21,6 +21,9 @@ internal static class ConvCases
             ConvShape.Create(1, 9, 10, [6, 7], [3, 3], [1, 1], [1, 1], [1, 1], 1),
             ConvShape.Create(2, 16, 18, [5, 9], [3, 2], [1, 1], [2, 0], [2, 1], 2),
             ConvShape.Create(1, 8, 9, [3, 5, 4], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+            // batch × output positions ≥ 1024: the ilgpu weight gradient's warp-per-element path
+            // (shorter reductions take its thread-per-element path).
+            ConvShape.Create(3, 4, 6, [27, 29], [3, 3], [2, 1], [1, 1], [1, 2], 2),
         };
         if (sizes == SelfTestSizes.Full)
         {
