@@ -309,7 +309,8 @@ public class NativeCudaTests
         {
             body(device.Kernels.Get<IElementwise>(), buffers, y);
             var result = Download(device, y, n + 1);
-            Assert.That(float.IsNaN(result[n]), $"{device.Name}: wrote past n={n}");
+            // The cpu reference may use its whole (pooled) buffer; the kernels under test may not.
+            if (device.Kind != DeviceKind.Cpu) Assert.That(float.IsNaN(result[n]), $"{device.Name}: wrote past n={n}");
             return EmuSupport.ToDoubles(result[..n]);
         }
         finally

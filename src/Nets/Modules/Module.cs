@@ -50,30 +50,6 @@ public abstract class Module : IDisposable
         return module;
     }
 
-    /// <summary>Replaces the tensor registered under a local name (used by <see cref="To(Device)"/>
-    /// and by modules that re-create state); the old tensor is disposed.</summary>
-    protected void ReplaceTensor(string name, Tensor value)
-    {
-        for (int i = 0; i < _parameters.Count; i++)
-            if (_parameters[i].Name == name)
-            {
-                var old = _parameters[i].Tensor;
-                _parameters[i] = (name, value.AsParameter());
-                if (!ReferenceEquals(old, value)) old.Dispose();
-                return;
-            }
-        for (int i = 0; i < _buffers.Count; i++)
-            if (_buffers[i].Name == name)
-            {
-                var old = _buffers[i].Tensor;
-                while (value.Scope is not null) value.MoveToParentScope();
-                _buffers[i] = (name, value);
-                if (!ReferenceEquals(old, value)) old.Dispose();
-                return;
-            }
-        throw new ArgumentException($"{GetType().Name}: no parameter or buffer named '{name}'");
-    }
-
     private void CheckName(string name)
     {
         if (string.IsNullOrEmpty(name) || name.Contains('.'))
@@ -207,28 +183,15 @@ public abstract class Module : IDisposable
         else elementwise.Cast(dst.Numel, s.Buffer, dst.Buffer);
     }
 
-    /// <summary>Moves every parameter and buffer to <paramref name="device"/> (gradients are dropped).</summary>
+    /// <summary>Moves every parameter and buffer to <paramref name="device"/> in place (the same
+    /// tensor objects, so layers' fields stay valid; gradients are dropped). Build the optimizer
+    /// after the move: its state lives where the parameters were.</summary>
     public Module To(Device device)
     {
         foreach (var (_, m) in NamedModules())
         {
-            foreach (var (name, p) in m._parameters.ToList())
-                if (!ReferenceEquals(p.Device, device))
-                {
-                    Tensor moved;
-                    using (TensorScope.Suspend()) moved = p.To(device);
-                    moved.Name = p.Name;
-                    bool rg = p.RequiresGrad;
-                    m.ReplaceTensor(name, moved);
-                    moved.RequiresGrad = rg;
-                }
-            foreach (var (name, b) in m._buffers.ToList())
-                if (!ReferenceEquals(b.Device, device))
-                {
-                    Tensor moved;
-                    using (TensorScope.Suspend()) moved = b.To(device);
-                    m.ReplaceTensor(name, moved);
-                }
+            foreach (var (_, p) in m._parameters) p.MoveTo(device);
+            foreach (var (_, b) in m._buffers) b.MoveTo(device);
         }
         return this;
     }

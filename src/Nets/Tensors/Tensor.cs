@@ -7,7 +7,7 @@ namespace Kernels.Nets;
 /// <see cref="TensorScope"/> do so. Views (Reshape, Detach) share storage.</summary>
 public sealed partial class Tensor : IDisposable
 {
-    private readonly Storage _storage;
+    private Storage _storage;
     private int _disposed;
 
     internal Tensor(Storage storage, Shape shape)
@@ -257,6 +257,36 @@ public sealed partial class Tensor : IDisposable
             default: throw new NotSupportedException($"To(device): dtype {DType.Name()}");
         }
         return t;
+    }
+
+    /// <summary>Moves this tensor's data to <paramref name="device"/> in place: the same object
+    /// (so modules' fields and optimizers' parameter lists stay valid) with new storage there; its
+    /// gradient is dropped. Views made before the move keep the old storage.</summary>
+    internal void MoveTo(Device device)
+    {
+        ThrowIfDisposed();
+        if (ReferenceEquals(device, Device)) return;
+        var buffer = device.Allocate(DType, Numel);
+        try
+        {
+            switch (DType)
+            {
+                case DType.F32: device.Upload<float>(ToArray<float>(), buffer); break;
+                case DType.F64: device.Upload<double>(ToArray<double>(), buffer); break;
+                case DType.I32: device.Upload<int>(ToArray<int>(), buffer); break;
+                default: throw new NotSupportedException($"MoveTo(device): dtype {DType.Name()}");
+            }
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+        var old = _storage;
+        _storage = new Storage(buffer);
+        old.Release();
+        Grad?.Dispose();
+        Grad = null;
     }
 
     /// <summary>Makes this tensor a trainable leaf owned by the caller: it leaves any scope and

@@ -12,6 +12,14 @@ namespace Kernels.Ops.Elementwise;
 public sealed unsafe partial class ElementwiseNative(Device device) : IElementwise
 {
     private const int MaxRank = 8;
+    private IElementwise? _ilgpu;
+
+    private static int NonUnitAxes(in Shape shape)
+    {
+        int k = 0;
+        for (int i = 0; i < shape.Rank; i++) k += shape[i] == 1 ? 0 : 1;
+        return k;
+    }
 
     public void Binary(BinaryOp op, in BroadcastShape shape, DeviceBuffer a, DeviceBuffer b, DeviceBuffer y)
     {
@@ -19,7 +27,10 @@ public sealed unsafe partial class ElementwiseNative(Device device) : IElementwi
         long n = shape.Out.Numel;
         if (device is CudaDevice cuda)
         {
-            BinaryCuda(cuda, op, shape, a, b, y);
+            // More non-unit axes than the kernel's parameter block holds: the ILGPU kernels split
+            // such shapes on the host, so hand the call to them rather than fail.
+            if (NonUnitAxes(shape.Out) > MaxRank) (_ilgpu ??= new ElementwiseIlgpu(device)).Binary(op, shape, a, b, y);
+            else BinaryCuda(cuda, op, shape, a, b, y);
             return;
         }
         if (shape.A == shape.Out && shape.B == shape.Out && op is BinaryOp.Add or BinaryOp.Mul)
