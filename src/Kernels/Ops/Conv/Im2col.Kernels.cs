@@ -1,0 +1,95 @@
+using ILGPU;
+
+namespace Kernels.Ops.Conv;
+
+/// <summary>The ILGPU kernels of the im2col convolution: column gathering (im2col), its adjoint as
+/// a gather per input element (col2im, deterministic, no atomics) and a per-channel bias / fill.
+/// All are 1-D grid-stride loops; every rank runs as 3-D with size-1 leading axes.</summary>
+public abstract partial class ConvIm2col
+{
+    /// <summary>cols[((b·cin + ci)·kVol + kk)·pc + j] = x at the input tap kk of output position
+    /// p0 + j of image b (zero in the padding), for b counted from the image at xBase.</summary>
+    private static void Im2colKernel(ArrayView<float> x, ArrayView<float> cols, long total, long xBase, int pc, int p0,
+        int inD, int inH, int inW, int outH, int outW, int kD, int kH, int kW,
+        int sD, int sH, int sW, int pD, int pH, int pW, int dD, int dH, int dW)
+    {
+        int kVol = kD * kH * kW;
+        long inPlane = (long)inD * inH * inW;
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        {
+            int j = (int)(i % pc);
+            long t = i / pc;
+            int kk = (int)(t % kVol);
+            long bc = t / kVol; // b·cin + ci: the (image, channel) plane of x
+            int p = p0 + j;
+            int ow = p % outW, q = p / outW;
+            int oh = q % outH, od = q / outH;
+            int kw = kk % kW, r = kk / kW;
+            int kh = r % kH, kd = r / kH;
+            int id = od * sD - pD + kd * dD, ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
+            float v = 0f;
+            if (id >= 0 && id < inD && ih >= 0 && ih < inH && iw >= 0 && iw < inW)
+                v = x[xBase + bc * inPlane + ((long)id * inH + ih) * inW + iw];
+            cols[i] = v;
+        }
+    }
+
+    /// <summary>dx at one input element of the images from dxBase: the column entries of output
+    /// positions p0 ≤ p &lt; p0 + pc that read it, summed; added to dx when accumulate (a later
+    /// position block), else to the channel's bias (or zero).</summary>
+    private static void Col2imKernel(ArrayView<float> cols, ArrayView<float> bias, int hasBias, int accumulate,
+        ArrayView<float> dx, long total, long dxBase, int cin, int pc, int p0,
+        int inD, int inH, int inW, int outD, int outH, int outW, int kD, int kH, int kW,
+        int sD, int sH, int sW, int pD, int pH, int pW, int dD, int dH, int dW)
+    {
+        int kVol = kD * kH * kW;
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        {
+            long t = i;
+            int iw = (int)(t % inW); t /= inW;
+            int ih = (int)(t % inH); t /= inH;
+            int id = (int)(t % inD);
+            long bc = t / inD; // b·cin + ci
+            int ci = (int)(bc % cin);
+            long colPlane = bc * kVol;
+            float acc = 0f;
+            for (int kd = 0; kd < kD; kd++)
+            {
+                int td = id + pD - kd * dD;
+                if (td < 0 || td % sD != 0 || td / sD >= outD) continue;
+                for (int kh = 0; kh < kH; kh++)
+                {
+                    int th = ih + pH - kh * dH;
+                    if (th < 0 || th % sH != 0 || th / sH >= outH) continue;
+                    for (int kw = 0; kw < kW; kw++)
+                    {
+                        int tw = iw + pW - kw * dW;
+                        if (tw < 0 || tw % sW != 0 || tw / sW >= outW) continue;
+                        int j = ((td / sD) * outH + th / sH) * outW + tw / sW - p0;
+                        if (j < 0 || j >= pc) continue;
+                        acc += cols[(colPlane + (kd * kH + kh) * kW + kw) * pc + j];
+                    }
+                }
+            }
+            long o = dxBase + i;
+            float v = accumulate != 0 ? dx[o] : hasBias != 0 ? bias[ci] : 0f;
+            dx[o] = v + acc;
+        }
+    }
+
+    /// <summary>t[i] = (overwrite ? 0 : t[i]) + (hasBias ? bias[(i / spatial) % channels] : 0):
+    /// the forward bias, the transposed convolution's bias, or a fill with zeros.</summary>
+    private static void ChannelBiasKernel(ArrayView<float> t, ArrayView<float> bias, int hasBias, int overwrite,
+        long total, int channels, long spatial)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        {
+            float v = overwrite != 0 ? 0f : t[i];
+            if (hasBias != 0) v += bias[(int)(i / spatial % channels)];
+            t[i] = v;
+        }
+    }
+}
