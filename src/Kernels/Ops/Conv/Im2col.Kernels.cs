@@ -7,75 +7,81 @@ namespace Kernels.Ops.Conv;
 /// All are 1-D grid-stride loops; every rank runs as 3-D with size-1 leading axes.</summary>
 public abstract partial class ConvIm2col
 {
-    /// <summary>cols[((b·cin + ci)·kVol + kk)·pc + j] = x at the input tap kk of output position
-    /// p0 + j of image b (zero in the padding), for b counted from the image at xBase.</summary>
-    private static void Im2colKernel(ArrayView<float> x, ArrayView<float> cols, long total, long xBase, int pc, int p0,
+    /// <summary>cols[row·pc + j] = x at kernel tap kk of output position p0 + j of plane bc, where
+    /// row = bc·kVol + kk and bc = b·cin + ci counts planes of x from xBase (zero in the padding).
+    /// One group per row (grid-stride), threads over its positions: the row's tap and plane are
+    /// split once, stores are coalesced, and the per-element index math stays in 32 bits.</summary>
+    private static void Im2colKernel(ArrayView<float> x, ArrayView<float> cols, long rows, long xBase, int pc, int p0,
         int inD, int inH, int inW, int outH, int outW, int kD, int kH, int kW,
         int sD, int sH, int sW, int pD, int pH, int pW, int dD, int dH, int dW)
     {
         int kVol = kD * kH * kW;
         long inPlane = (long)inD * inH * inW;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        for (long row = Grid.IdxX; row < rows; row += Grid.DimX)
         {
-            int j = (int)(i % pc);
-            long t = i / pc;
-            int kk = (int)(t % kVol);
-            long bc = t / kVol; // b·cin + ci: the (image, channel) plane of x
-            int p = p0 + j;
-            int ow = p % outW, q = p / outW;
-            int oh = q % outH, od = q / outH;
+            int kk = (int)(row % kVol);
+            long plane = xBase + row / kVol * inPlane;
             int kw = kk % kW, r = kk / kW;
             int kh = r % kH, kd = r / kH;
-            int id = od * sD - pD + kd * dD, ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
-            float v = 0f;
-            if (id >= 0 && id < inD && ih >= 0 && ih < inH && iw >= 0 && iw < inW)
-                v = x[xBase + bc * inPlane + ((long)id * inH + ih) * inW + iw];
-            cols[i] = v;
+            int offD = kd * dD - pD, offH = kh * dH - pH, offW = kw * dW - pW;
+            long cRow = row * pc;
+            for (int j = Group.IdxX; j < pc; j += Group.DimX)
+            {
+                int p = p0 + j;
+                int ow = p % outW, q = p / outW;
+                int oh = q % outH, od = q / outH;
+                int id = od * sD + offD, ih = oh * sH + offH, iw = ow * sW + offW;
+                float v = 0f;
+                if (id >= 0 && id < inD && ih >= 0 && ih < inH && iw >= 0 && iw < inW)
+                    v = x[plane + ((long)id * inH + ih) * inW + iw];
+                cols[cRow + j] = v;
+            }
         }
     }
 
-    /// <summary>dx at one input element of the images from dxBase: the column entries of output
-    /// positions p0 ≤ p &lt; p0 + pc that read it, summed; added to dx when accumulate (a later
-    /// position block), else to the channel's bias (or zero).</summary>
+    /// <summary>dx at one input element of plane bc = b·cin + ci (planes counted from dxBase): the
+    /// column entries of output positions p0 ≤ p &lt; p0 + pc that read it, summed; added to dx when
+    /// accumulate (a later position block), else to the channel's bias (or zero). One group per
+    /// plane (grid-stride), threads over its positions.</summary>
     private static void Col2imKernel(ArrayView<float> cols, ArrayView<float> bias, int hasBias, int accumulate,
-        ArrayView<float> dx, long total, long dxBase, int cin, int pc, int p0,
+        ArrayView<float> dx, long planes, long dxBase, int cin, int pc, int p0,
         int inD, int inH, int inW, int outD, int outH, int outW, int kD, int kH, int kW,
         int sD, int sH, int sW, int pD, int pH, int pW, int dD, int dH, int dW)
     {
         int kVol = kD * kH * kW;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        int inPlane = inD * inH * inW; // the host checks it fits
+        for (long bc = Grid.IdxX; bc < planes; bc += Grid.DimX)
         {
-            long t = i;
-            int iw = (int)(t % inW); t /= inW;
-            int ih = (int)(t % inH); t /= inH;
-            int id = (int)(t % inD);
-            long bc = t / inD; // b·cin + ci
             int ci = (int)(bc % cin);
+            float b0 = accumulate == 0 && hasBias != 0 ? bias[ci] : 0f;
             long colPlane = bc * kVol;
-            float acc = 0f;
-            for (int kd = 0; kd < kD; kd++)
+            long dxPlane = dxBase + bc * inPlane;
+            for (int e = Group.IdxX; e < inPlane; e += Group.DimX)
             {
-                int td = id + pD - kd * dD;
-                if (td < 0 || td % sD != 0 || td / sD >= outD) continue;
-                for (int kh = 0; kh < kH; kh++)
+                int iw = e % inW, q = e / inW;
+                int ih = q % inH, id = q / inH;
+                float acc = 0f;
+                for (int kd = 0; kd < kD; kd++)
                 {
-                    int th = ih + pH - kh * dH;
-                    if (th < 0 || th % sH != 0 || th / sH >= outH) continue;
-                    for (int kw = 0; kw < kW; kw++)
+                    int td = id + pD - kd * dD;
+                    if (td < 0 || td % sD != 0 || td / sD >= outD) continue;
+                    for (int kh = 0; kh < kH; kh++)
                     {
-                        int tw = iw + pW - kw * dW;
-                        if (tw < 0 || tw % sW != 0 || tw / sW >= outW) continue;
-                        int j = ((td / sD) * outH + th / sH) * outW + tw / sW - p0;
-                        if (j < 0 || j >= pc) continue;
-                        acc += cols[(colPlane + (kd * kH + kh) * kW + kw) * pc + j];
+                        int th = ih + pH - kh * dH;
+                        if (th < 0 || th % sH != 0 || th / sH >= outH) continue;
+                        for (int kw = 0; kw < kW; kw++)
+                        {
+                            int tw = iw + pW - kw * dW;
+                            if (tw < 0 || tw % sW != 0 || tw / sW >= outW) continue;
+                            int j = ((td / sD) * outH + th / sH) * outW + tw / sW - p0;
+                            if (j < 0 || j >= pc) continue;
+                            acc += cols[(colPlane + (kd * kH + kh) * kW + kw) * pc + j];
+                        }
                     }
                 }
+                long o = dxPlane + e;
+                dx[o] = (accumulate != 0 ? dx[o] : b0) + acc;
             }
-            long o = dxBase + i;
-            float v = accumulate != 0 ? dx[o] : hasBias != 0 ? bias[ci] : 0f;
-            dx[o] = v + acc;
         }
     }
 

@@ -1,3 +1,4 @@
+using Kernels.Bindings.Cuda;
 using Kernels.Ilgpu;
 using Kernels.Ops.Gemm;
 using Kernels.Registry;
@@ -81,9 +82,9 @@ public abstract partial class ConvIm2col(Device device) : IConv
                     p.ImageRows * pc, (long)p.GroupRows * pc, 0, w, dy, dst);
                 if (cols is null) continue;
                 var g = p.G;
-                long total = (long)nb * p.Cin * g.InPlane;
-                s_col2im.Launch(device, IlgpuLaunch.Grid1D(total), IlgpuLaunch.Block1D, cols, bias ?? cols,
-                    bias is null ? 0 : 1, p0 > 0 ? 1 : 0, dx, total, (long)b0 * p.Cin * g.InPlane, p.Cin, pc, p0,
+                long planes = (long)nb * p.Cin;
+                s_col2im.Launch(device, RowGrid(planes), RowGroup(g.InPlane), cols, bias ?? cols,
+                    bias is null ? 0 : 1, p0 > 0 ? 1 : 0, dx, planes, (long)b0 * p.Cin * g.InPlane, p.Cin, pc, p0,
                     g.InD, g.InH, g.InW, g.OutD, g.OutH, g.OutW, g.KD, g.KH, g.KW,
                     g.SD, g.SH, g.SW, g.PD, g.PH, g.PW, g.DD, g.DH, g.DW);
             }
@@ -141,13 +142,21 @@ public abstract partial class ConvIm2col(Device device) : IConv
     {
         if (cols is null) return (x, (long)b0 * p.Cin * p.P);
         var g = p.G;
-        long total = nb * p.ImageRows * pc;
-        s_im2col.Launch(device, IlgpuLaunch.Grid1D(total), IlgpuLaunch.Block1D, x, cols, total,
+        long rows = nb * p.ImageRows;
+        s_im2col.Launch(device, RowGrid(rows), RowGroup(pc), x, cols, rows,
             (long)b0 * p.Cin * g.InPlane, pc, p0,
             g.InD, g.InH, g.InW, g.OutH, g.OutW, g.KD, g.KH, g.KW,
             g.SD, g.SH, g.SW, g.PD, g.PH, g.PW, g.DD, g.DH, g.DW);
         return (cols, 0);
     }
+
+    /// <summary>One group per row (grid-stride beyond the cap).</summary>
+    private static Dim3 RowGrid(long rows) => new((uint)Math.Clamp(rows, 1, IlgpuLaunch.MaxGroups));
+
+    /// <summary>Threads over a row of <paramref name="length"/>: 256, or fewer warps for a short
+    /// row so that lanes (and, on ilgpu-cpu, simulated threads) are not left idle.</summary>
+    private static Dim3 RowGroup(long length) =>
+        new((uint)Math.Clamp((length + 31) / 32 * 32, 32, IlgpuLaunch.Threads));
 
     /// <summary>t = (overwrite ? 0 : t) + bias per channel (no bias: zeros or unchanged).</summary>
     private void AddChannels(DeviceBuffer t, DeviceBuffer? bias, bool overwrite, long total, int channels, long spatial)
