@@ -26,11 +26,16 @@ def setup(description=""):
     p.add_argument("--repeat", type=int, default=5, help="timed calls; the median is reported")
     p.add_argument("--filter", default="", help="only cases whose name contains this text")
     p.add_argument("--device", default="cpu", help="cpu or cuda (timed with torch.cuda.synchronize around each call)")
+    p.add_argument("--tf32", action="store_true", help="on cuda, let cuBLAS/cuDNN use TF32 tensor cores (off: plain float32)")
     _ARGS = p.parse_args()
     if _ARGS.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit(f"--device {_ARGS.device}: PyTorch sees no CUDA GPU here")
     if _ARGS.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # let cuDNN pick its fastest algorithm, as a tuned peer would
+        # Like for like: our kernels compute in float32, so the peer may not use TF32 tensor cores
+        # (PyTorch's default lets cuDNN convolutions use them). --tf32 allows them, for reference.
+        torch.backends.cuda.matmul.allow_tf32 = _ARGS.tf32
+        torch.backends.cudnn.allow_tf32 = _ARGS.tf32
     torch.set_num_threads(_ARGS.threads)
     torch.set_grad_enabled(False)
     return _ARGS

@@ -15,6 +15,10 @@ public sealed class CliContext(IAnsiConsole output, IAnsiConsole error)
     public IAnsiConsole Out { get; } = output;
     public IAnsiConsole Err { get; } = error;
 
+    /// <summary>Standard output as plain text, for machine-readable lines (JSON) that must not be
+    /// wrapped or styled by the console.</summary>
+    public TextWriter RawOut { get; init; } = Console.Out;
+
     public Option<string> Device { get; } = new("--device")
     {
         Description = "Where tensors live and kernels run: auto (CUDA when a GPU is usable, else cpu), cpu, cuda, cuda:N, ilgpu-cpu or emu",

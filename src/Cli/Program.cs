@@ -61,7 +61,7 @@ public static class Program
 
     private static int Run(string[] args, IAnsiConsole output, IAnsiConsole error, TextWriter stdout, TextWriter stderr)
     {
-        var cli = new CliContext(output, error);
+        var cli = new CliContext(output, error) { RawOut = stdout };
         var root = BuildRoot(cli);
         var parse = root.Parse(args);
         bool verbose = cli.IsVerbose(parse);

@@ -34,12 +34,12 @@ public static class BenchCommand
             var cases = BenchCases.All.Where(c => c.Name.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
             if (cases.Count == 0)
                 throw new ArgumentException($"no benchmark case matches --filter '{text}'; cases: {string.Join(", ", BenchCases.All.Select(c => c.Name))}");
-            return Run(cli.Out, run.Device, cases, w, r, parse.GetValue(json));
+            return Run(cli.Out, cli.RawOut, run.Device, cases, w, r, parse.GetValue(json));
         });
         return cmd;
     }
 
-    private static int Run(IAnsiConsole console, Device device, IReadOnlyList<BenchCase> cases, int warmup, int repeat, string? jsonPath)
+    private static int Run(IAnsiConsole console, TextWriter raw, Device device, IReadOnlyList<BenchCase> cases, int warmup, int repeat, string? jsonPath)
     {
         var lines = new List<string>();
         var table = new Table().Title($"kernels bench on {Markup.Escape(device.Name)} (median of {repeat})")
@@ -65,7 +65,7 @@ public static class BenchCommand
             var line = string.Create(CultureInfo.InvariantCulture,
                 $"{{\"name\": \"{c.Name}\", \"seconds\": {median:R}, \"flops\": {c.Flops:R}, \"device\": \"{device.Name}\"}}");
             lines.Add(line);
-            Console.Out.WriteLine(line);
+            raw.WriteLine(line);
             table.AddRow(Markup.Escape(c.Name), (median * 1e3).ToString("0.000", CultureInfo.InvariantCulture),
                 (c.Flops / median / 1e9).ToString("0.0", CultureInfo.InvariantCulture));
         }
