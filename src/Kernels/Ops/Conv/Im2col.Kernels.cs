@@ -98,4 +98,16 @@ public abstract partial class ConvIm2col
             t[i] = v;
         }
     }
+
+    /// <summary>dw[e] = (accumulate ? dw[e] : 0) + Σ over images i in order of part[i·n + e].</summary>
+    private static void SumImagesKernel(ArrayView<float> part, ArrayView<float> dw, long n, int images, int accumulate)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long e = Grid.GlobalIndex.X; e < n; e += stride)
+        {
+            float acc = accumulate != 0 ? dw[e] : 0f;
+            for (int i = 0; i < images; i++) acc += part[i * n + e];
+            dw[e] = acc;
+        }
+    }
 }

@@ -17,6 +17,7 @@ public abstract partial class ConvIm2col(Device device) : IConv
     private static readonly IlgpuKernel s_im2col = new(Im2colKernel);
     private static readonly IlgpuKernel s_col2im = new(Col2imKernel);
     private static readonly IlgpuKernel s_channelBias = new(ChannelBiasKernel);
+    private static readonly IlgpuKernel s_sumImages = new(SumImagesKernel);
 
     /// <summary>Most float32 elements of a column workspace (256 MiB); settable so tests can force
     /// the position blocking.</summary>
@@ -109,8 +110,13 @@ public abstract partial class ConvIm2col(Device device) : IConv
             AddChannels(dw, null, overwrite: true, n, 1, n);
             return;
         }
+        // Images of a block multiply as one batched GEMM into per-image partial gradients, summed
+        // in image order by a small kernel (deterministic, and the GEMM fills the GPU better than
+        // one small product per image); partials are capped at a quarter of the column budget.
+        p = p with { Images = (int)Math.Clamp(Math.Min(p.Images, ColumnBudget / 4 / n), 1, p.Images) };
         var gemm = Gemm;
         using var cols = p.Pointwise ? null : device.Allocate(DType.F32, p.ColumnElements);
+        using var part = p.Images > 1 ? device.Allocate(DType.F32, p.Images * n) : null;
         bool first = true;
         for (int b0 = 0; b0 < shape.Batch; b0 += p.Images)
         {
@@ -119,16 +125,21 @@ public abstract partial class ConvIm2col(Device device) : IConv
             {
                 int pc = Math.Min(p.Pc, p.P - p0);
                 var (src, srcBase) = Columns(p, x, cols, b0, nb, p0, pc);
-                // dw_g += dy_g[b][:, p0..] · cols_g[b]ᵀ, one image at a time (they share dw), groups batched.
-                for (int i = 0; i < nb; i++)
+                // dw_g (+)= dy_g[b][:, p0..] · cols_g[b]ᵀ
+                var s = new GemmShape(p.Og, p.GroupRows, pc, TransB: true, Lda: p.P, Ldb: pc,
+                    OffsetA: (long)b0 * p.Cout * p.P + p0, OffsetB: srcBase);
+                if (nb == 1)
                 {
-                    var s = new GemmShape(p.Og, p.GroupRows, pc, TransB: true, Lda: p.P, Ldb: pc,
-                        OffsetA: (long)(b0 + i) * p.Cout * p.P + p0, OffsetB: srcBase + i * p.ImageRows * pc,
-                        Batch: p.Groups, StrideA: (long)p.Og * p.P, StrideB: (long)p.GroupRows * pc,
-                        StrideC: (long)p.Og * p.GroupRows);
-                    gemm.Gemm(s, 1.0, dy, src, first ? 0.0 : 1.0, dw);
-                    first = false;
+                    Issue(gemm, s, 1, p.Groups, 0, (long)p.Og * p.P, 0, (long)p.GroupRows * pc,
+                        0, (long)p.Og * p.GroupRows, first ? 0.0 : 1.0, dy, src, dw);
                 }
+                else
+                {
+                    Issue(gemm, s, nb, p.Groups, (long)p.Cout * p.P, (long)p.Og * p.P, p.ImageRows * pc, (long)p.GroupRows * pc,
+                        n, (long)p.Og * p.GroupRows, 0.0, dy, src, part!);
+                    s_sumImages.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, part!, dw, n, nb, first ? 0 : 1);
+                }
+                first = false;
             }
         }
     }
