@@ -1,0 +1,41 @@
+// The asymmetric loss of one entry and its derivative in the logit (float32), for the .cu kernels:
+// the same math as src/Kernels/Ops/AsymmetricLoss/AslMath.cs (see there). Target y: 1 positive,
+// 0 negative, -1 un-annotated (partial labels).
+#pragma once
+#include "kernels/emu.h"
+
+struct KernelsAslParams
+{
+    float gamma_pos, gamma_neg, clip, eps, alpha_pos, alpha_neg, gamma_unannotated, alpha_unannotated;
+    int focus_constant, mean;
+};
+
+__device__ __host__ __forceinline__ float kernels_asl_entry(float x, float y, const KernelsAslParams& a, float* grad)
+{
+    float e = expf(-fabsf(x));
+    float inv = 1.0f / (1.0f + e);
+    float p = x >= 0.0f ? inv : e * inv;
+    float q = x >= 0.0f ? e * inv : inv;
+    float dp = p * q;
+    if (y > 0.5f)
+    {
+        float logp = p > a.eps ? logf(p) : logf(a.eps);
+        float dlogp = p > a.eps ? q : 0.0f;
+        float w = a.gamma_pos == 0.0f ? 1.0f : powf(q, a.gamma_pos);
+        float dw = (a.gamma_pos == 0.0f || a.focus_constant) ? 0.0f : -a.gamma_pos * p * w;
+        *grad = -a.alpha_pos * (dw * logp + w * dlogp);
+        return -a.alpha_pos * w * logp;
+    }
+    float gamma = y < -0.5f ? a.gamma_unannotated : a.gamma_neg;
+    float alpha = y < -0.5f ? a.alpha_unannotated : a.alpha_neg;
+    bool shifted = p > a.clip;
+    float pm = shifted ? p - a.clip : 0.0f;
+    float one_minus_pm = shifted ? q + a.clip : 1.0f;
+    float dpm = shifted ? dp : 0.0f;
+    float logq = one_minus_pm > a.eps ? logf(one_minus_pm) : logf(a.eps);
+    float dlogq = one_minus_pm > a.eps ? -dpm / one_minus_pm : 0.0f;
+    float wn = gamma == 0.0f ? 1.0f : (pm > 0.0f ? powf(pm, gamma) : 0.0f);
+    float dwn = (gamma == 0.0f || a.focus_constant || pm <= 0.0f) ? 0.0f : gamma * powf(pm, gamma - 1.0f) * dpm;
+    *grad = -alpha * (dwn * logq + wn * dlogq);
+    return -alpha * wn * logq;
+}
