@@ -118,11 +118,12 @@ public class ConvIm2colTests
     }
 
     [Test]
-    public void RanksAboveTheDirectKernelsOnCudaAndBelowThemOnIlgpuCpu()
+    public void IsAvailableOnCudaAndIlgpuCpuBelowTheDirectKernels()
     {
         int Rank(DeviceKind kind, Type t) =>
             KernelRegistry.For("Conv", kind).Select(i => i.ImplementationType).ToList().IndexOf(t);
-        Assert.That(Rank(DeviceKind.Cuda, typeof(ConvIm2colCuda)), Is.GreaterThanOrEqualTo(0).And.LessThan(Rank(DeviceKind.Cuda, typeof(ConvIlgpu))));
+        // Opt-in on cuda until verified on a GPU (see ConvIm2colCuda).
+        Assert.That(Rank(DeviceKind.Cuda, typeof(ConvIm2colCuda)), Is.GreaterThan(Rank(DeviceKind.Cuda, typeof(ConvIlgpu))));
         Assert.That(Rank(DeviceKind.IlgpuCpu, typeof(ConvIm2colIlgpuCpu)), Is.GreaterThan(Rank(DeviceKind.IlgpuCpu, typeof(ConvIlgpu))));
         Assert.That(Rank(DeviceKind.IlgpuCpu, typeof(ConvIlgpu)), Is.GreaterThanOrEqualTo(0));
         Assert.That(Rank(DeviceKind.Cuda, typeof(ConvIm2colIlgpuCpu)), Is.EqualTo(-1));
