@@ -116,6 +116,7 @@ public class BackboneTests
             opt.Step();
             losses.Add(loss.Item());
         }
+        TestContext.Out.WriteLine($"{headKind} BCE per step: {string.Join(", ", losses.Select(l => l.ToString("F4")))}");
         Assert.That(losses.All(double.IsFinite), Is.True, string.Join(", ", losses));
         Assert.That(losses[^1], Is.LessThan(losses[0] * 0.8), $"{headKind}: {string.Join(", ", losses.Select(l => l.ToString("F4")))}");
     }
