@@ -79,6 +79,23 @@ public class MlDecoderHeadTests
     }
 
     [Test]
+    public void GradientsMatchCentralDifferences()
+    {
+        Rng.Seed(12);
+        // N = 5, K = 2: g = 3 and the last of the K·g columns is cut.
+        using var head = new MlDecoderHead(5, 5, 2, 6, 2, 7, 0, DType.F64);
+        var x = GradCheck.Input([2, 3, 5]);
+        using var _x = x;
+        Tensor[] inputs = [x, .. head.Parameters()];
+        GradCheck.Check(t => head.Forward(t[0]), inputs, what: "MlDecoderHead");
+
+        using var zs = new ZeroShotMlDecoderHead(5, 4, 6, 2, 7, 0, dtype: DType.F64);
+        var words = GradCheck.Input([3, 4], seed: 9);
+        using var _w = words;
+        GradCheck.Check(t => zs.Forward(t[0], t[1]), [x, words, .. zs.Parameters()], what: "ZeroShotMlDecoderHead");
+    }
+
+    [Test]
     public void OutputShapeForTokensAndFeatureMaps()
     {
         Rng.Seed(3);
