@@ -59,11 +59,11 @@ static __device__ __forceinline__ float ad_warp_sum(float v)
     return v;
 }
 
-extern "C" __global__ void __launch_bounds__(AD_THREADS)
-    attention_decode_forward_f32(int nq, int nt, int nh, int hd, float scale, unsigned threshold, unsigned key_a,
-                                 unsigned key_b, float keep_scale, const float* __restrict__ q,
-                                 const float* __restrict__ k, const float* __restrict__ v, float* __restrict__ o,
-                                 float* __restrict__ probs)
+extern "C" __global__ void attention_decode_forward_f32(int nq, int nt, int nh, int hd, float scale,
+                                                        unsigned threshold, unsigned key_a, unsigned key_b,
+                                                        float keep_scale, const float* __restrict__ q,
+                                                        const float* __restrict__ k, const float* __restrict__ v,
+                                                        float* __restrict__ o, float* __restrict__ probs)
 {
     __shared__ float ks[AD_TC][AD_DMAX + 1]; // lane = token reads a row: padded against bank conflicts
     __shared__ float vs[AD_TC][AD_DMAX];     // lane = d
@@ -290,31 +290,31 @@ static __device__ __forceinline__ void ad_backward_rows(int nq, int nt, int nh, 
     }
 }
 
-extern "C" __global__ void __launch_bounds__(AD_THREADS)
-    attention_decode_rowsum_f32(int nq, int nt, int nh, int hd, unsigned threshold, unsigned key_a, unsigned key_b,
-                                float keep_scale, const float* __restrict__ v, const float* __restrict__ probs,
-                                const float* __restrict__ dout, float* __restrict__ dq)
+extern "C" __global__ void attention_decode_rowsum_f32(int nq, int nt, int nh, int hd, unsigned threshold,
+                                                       unsigned key_a, unsigned key_b, float keep_scale,
+                                                       const float* __restrict__ v, const float* __restrict__ probs,
+                                                       const float* __restrict__ dout, float* __restrict__ dq)
 {
     ad_backward_rows<false>(nq, nt, nh, hd, 1.0f, threshold, key_a, key_b, keep_scale, nullptr, v, probs, dout, dq);
 }
 
-extern "C" __global__ void __launch_bounds__(AD_THREADS)
-    attention_decode_dq_f32(int nq, int nt, int nh, int hd, float scale, unsigned threshold, unsigned key_a,
-                            unsigned key_b, float keep_scale, const float* __restrict__ k,
-                            const float* __restrict__ v, const float* __restrict__ probs,
-                            const float* __restrict__ dout, float* __restrict__ dq)
+extern "C" __global__ void attention_decode_dq_f32(int nq, int nt, int nh, int hd, float scale, unsigned threshold,
+                                                   unsigned key_a, unsigned key_b, float keep_scale,
+                                                   const float* __restrict__ k, const float* __restrict__ v,
+                                                   const float* __restrict__ probs, const float* __restrict__ dout,
+                                                   float* __restrict__ dq)
 {
     ad_backward_rows<true>(nq, nt, nh, hd, scale, threshold, key_a, key_b, keep_scale, k, v, probs, dout, dq);
 }
 
 // Launch 2: dk and dv of a tile of 16 tokens, gathering over the queries in chunks of 32.
 // dq holds the row sums r (launch 1) in the first element of each (query, head) slot.
-extern "C" __global__ void __launch_bounds__(AD_THREADS)
-    attention_decode_dkdv_f32(int nq, int nt, int nh, int hd, float scale, unsigned threshold, unsigned key_a,
-                              unsigned key_b, float keep_scale, const float* __restrict__ q,
-                              const float* __restrict__ v, const float* __restrict__ probs,
-                              const float* __restrict__ dout, const float* __restrict__ dq, float* __restrict__ dk,
-                              float* __restrict__ dv)
+extern "C" __global__ void attention_decode_dkdv_f32(int nq, int nt, int nh, int hd, float scale, unsigned threshold,
+                                                     unsigned key_a, unsigned key_b, float keep_scale,
+                                                     const float* __restrict__ q, const float* __restrict__ v,
+                                                     const float* __restrict__ probs, const float* __restrict__ dout,
+                                                     const float* __restrict__ dq, float* __restrict__ dk,
+                                                     float* __restrict__ dv)
 {
     __shared__ float qs[AD_QC][AD_DMAX];     // lane = d
     __shared__ float gs[AD_QC][AD_DMAX + 1]; // dO: lane = query reads a row, lane = d reads a column
