@@ -48,6 +48,7 @@ public class SelfTestTests
 
     [TestCase("Activation")]
     [TestCase("Elementwise")]
+    [TestCase("AttentionDecode")]
     public void PassesOnEmu(string family)
     {
         EmuSupport.RequireLibrary();
