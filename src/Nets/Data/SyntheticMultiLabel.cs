@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Kernels.Nets.Data;
 
 /// <summary>Images and multi-hot targets from <see cref="SyntheticMultiLabel"/>: images
@@ -175,7 +177,13 @@ public sealed class SyntheticMultiLabel
         }
 
         if (Noise > 0)
-            for (int p = 0; p < image.Length; p++) image[p] += (float)(Noise * rng.NextNormal());
+        {
+            // One FillNormal call per image: the generator's lock is taken once, not per pixel.
+            var noise = ArrayPool<double>.Shared.Rent(image.Length);
+            rng.FillNormal(noise.AsSpan(0, image.Length), 0, Noise);
+            for (int p = 0; p < image.Length; p++) image[p] += (float)noise[p];
+            ArrayPool<double>.Shared.Return(noise);
+        }
         for (int p = 0; p < image.Length; p++) image[p] = Math.Clamp(image[p], 0f, 1f);
     }
 
