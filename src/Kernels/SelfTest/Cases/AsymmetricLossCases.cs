@@ -6,7 +6,7 @@ internal static class AsymmetricLossCases
 {
     public static IEnumerable<SelfTestCase> Build(CaseRandom r, SelfTestSizes sizes)
     {
-        var shapes = new List<(long Rows, long Cols)> { (1, 1), (1, 37), (3, 5), (7, 29), (5, 67) };
+        var shapes = new List<(long Rows, long Cols)> { (1, 1), (1, 37), (7, 29), (5, 67) };
         if (sizes == SelfTestSizes.Full) shapes.Add((33, 1001));
         var options = new (string Name, AslOptions O)[]
         {
@@ -36,7 +36,7 @@ internal static class AsymmetricLossCases
                 yield return SelfTestCase.Of<IAsymmetricLoss>($"{d} loss+grad", (kk, io) =>
                     kk.ForwardBackward(rows, cols, o, io.In(logits), io.In(targets), weighted ? io.In(w) : null,
                         io.Out("loss", 1), io.Out("dlogits", n)));
-                if (rows * cols == 37)
+                if (rows * cols == 37 && o.Mean)
                     yield return SelfTestCase.Of<IAsymmetricLoss>($"{d} loss only", (kk, io) =>
                         kk.ForwardBackward(rows, cols, o, io.In(logits), io.In(targets), weighted ? io.In(w) : null,
                             io.Out("loss", 1), null));
