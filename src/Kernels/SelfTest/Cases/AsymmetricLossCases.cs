@@ -18,10 +18,11 @@ internal static class AsymmetricLossCases
                 AlphaPos: 1.5, AlphaNeg: 0.7, GammaUnannotated: 0.5, AlphaUnannotated: 0.3)),
             ("partial ignore mean", new AslOptions(GammaPos: 0, GammaNeg: 1, Clip: 0.1, Mean: true, AlphaUnannotated: 0)),
         };
-        int k = 0;
-        foreach (var (rows, cols) in shapes)
-            foreach (var (name, o) in options)
+        for (int si = 0; si < shapes.Count; si++)
+            for (int oi = 0; oi < options.Length; oi++)
             {
+                var (rows, cols) = shapes[si];
+                var (name, o) = options[oi];
                 long n = rows * cols;
                 var logits = r.Uniform(n, -6, 6);
                 // Extreme logits: a float32 kernel must stay finite (no exp overflow, no log(0)).
@@ -29,7 +30,7 @@ internal static class AsymmetricLossCases
                 for (long i = 0; i < n; i += 3) logits[i] = extreme[(i / 3) % extreme.Length];
                 var targets = r.Ints(n, -1, 2).Select(t => (double)t).ToArray();
                 if (n > 1) targets[0] = 1;
-                bool weighted = (k++ & 1) == 1;
+                bool weighted = ((si + oi) & 1) == 1; // each option both with and without weights
                 var w = r.Uniform(n, 0, 2);
                 for (long i = 1; i < n; i += 4) w[i] = 0; // zero weights: excluded from the mean's count
                 string d = $"asl [{rows},{cols}] {name}{(weighted ? " weights" : "")}";
