@@ -1,4 +1,6 @@
+using Kernels.Nets.Models.MlDecoder;
 using Kernels.Nets.Modules;
+using Kernels.Ops.AsymmetricLoss;
 using Kernels.Nets.Optim;
 using Kernels.Ops.Conv;
 using Kernels.Ops.Gemm;
@@ -36,7 +38,81 @@ public static class BenchCases
             3 * (ConvFlops(32, 32, 32 * 32, 3, 9) + ConvFlops(32, 64, 16 * 16, 32, 9) + 2.0 * 32 * 64 * 10),
             TrainStepWorkload.Cnn),
         new("train step mlp b128", "train_step", 3 * 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10), TrainStepWorkload.Mlp),
+        // Issue 4's CPU bars: the head's forward + backward (B 16, T 49, C 2048, K = N = 80) and the
+        // fused ASL forward + backward (B 64, N 9605). Peer: benchmarks/peer/ml_decoder.py (same flops).
+        new("ml-decoder head fwd+bwd b16 t49 c2048 k80", "ml_decoder", HeadFlops(16, 49, 2048, 80, 80), d => new HeadWorkload(d, 16, 49, 2048, 80)),
+        new("asl fwd+bwd b64 n9605", "ml_decoder", 0, d => new AslWorkload(d, 64, 9605)),
     ];
+
+    /// <summary>3 × the forward's multiply-adds ×2 of the head's matrix products (as the peer counts them).</summary>
+    private static double HeadFlops(int b, int t, int c, int k, int n, int d = 768)
+    {
+        int g = (int)(n / (double)k + 0.999);
+        return 3 * 2.0 * b * ((double)t * c * d + (double)k * d * d + 2.0 * t * d * d + 2.0 * k * t * d + (double)k * d * d
+                              + 2.0 * k * d * 2048 + (double)k * d * g);
+    }
+
+    /// <summary>The ML-Decoder head on tokens [B, T, C]: forward, then the backward of sum(logits · r)
+    /// for a fixed random r, through every parameter (dropout off: eval-mode numerics, training graph).</summary>
+    public sealed class HeadWorkload : IBenchWorkload
+    {
+        private readonly MlDecoderHead _head;
+        private readonly Tensor _tokens, _r;
+
+        public HeadWorkload(Device device, int b, int t, int c, int n)
+        {
+            Rng.Seed(0);
+            _head = new MlDecoderHead(c, n, dropout: 0);
+            _head.To(device);
+            _tokens = Tensor.Randn([b, t, c], device: device);
+            _r = Tensor.Randn([b, n], device: device);
+        }
+
+        public void Run()
+        {
+            using var scope = TensorScope.Begin();
+            _head.ZeroGrad();
+            F.Sum(F.Mul(_head.Forward(_tokens), _r)).Backward();
+        }
+
+        public void Dispose()
+        {
+            _head.Dispose();
+            _tokens.Dispose();
+            _r.Dispose();
+        }
+    }
+
+    /// <summary>The fused asymmetric loss (recipe options) forward + backward on [B, N] logits with ~1% positives.</summary>
+    public sealed class AslWorkload : IBenchWorkload
+    {
+        private readonly Tensor _logits, _targets;
+
+        public AslWorkload(Device device, int b, int n)
+        {
+            Rng.Seed(0);
+            _logits = Tensor.Randn([b, n], std: 3, device: device).AsParameter();
+            var t = new float[b * n];
+            var rng = new Rng(1);
+            for (int i = 0; i < t.Length; i++) t[i] = rng.NextDouble() < 0.01 ? 1 : 0;
+            _targets = Tensor.From<float>(t, [b, n], device);
+        }
+
+        public void Run()
+        {
+            using var scope = TensorScope.Begin();
+            _logits.Grad?.Dispose();
+            _logits.Grad = null;
+            F.AsymmetricLoss(_logits, _targets, AslOptions.Recipe).Backward();
+        }
+
+        public void Dispose()
+        {
+            _logits.Grad?.Dispose();
+            _logits.Dispose();
+            _targets.Dispose();
+        }
+    }
 
     private static readonly ConvShape Conv3dShape =
         ConvShape.Create(2, 32, 32, [32, 32, 32], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1);
