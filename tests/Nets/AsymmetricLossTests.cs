@@ -58,6 +58,17 @@ public class AsymmetricLossTests
     }
 
     [Test]
+    public void SingleLabelGradientMatchesCentralDifferences()
+    {
+        var t = Tensor.FromArray(new[] { 2, 0, 4 }, [3]);
+        GradCheck.Check(x => F.AsymmetricLossSingleLabel(x[0], t, 1, 3, 0.15), [GradCheck.Input([3, 5], -2, 2, seed: 6)],
+            what: "single-label asl");
+        var one = Tensor.FromArray(new[] { 6 }, [1]);
+        GradCheck.Check(x => F.AsymmetricLossSingleLabel(x[0], one, 0.5, 4, 0), [GradCheck.Input([1, 7], -2, 2, seed: 3)],
+            what: "single-label asl, batch 1");
+    }
+
+    [Test]
     public void WithoutFocusingOrClipItIsSummedBceWithLogits()
     {
         using var scope = TensorScope.Begin();

@@ -49,6 +49,7 @@ public class SelfTestTests
     [TestCase("Activation")]
     [TestCase("AsymmetricLoss")]
     [TestCase("Elementwise")]
+    [TestCase("AttentionDecode")]
     public void PassesOnEmu(string family)
     {
         EmuSupport.RequireLibrary();

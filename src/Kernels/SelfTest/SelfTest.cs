@@ -31,6 +31,7 @@ public static class SelfTest
         {
             ["Activation"] = ActivationCases.Build,
             ["AsymmetricLoss"] = AsymmetricLossCases.Build,
+            ["AttentionDecode"] = AttentionDecodeCases.Build,
             ["Conv"] = ConvCases.Build,
             ["Dropout"] = DropoutCases.Build,
             ["Elementwise"] = ElementwiseCases.Build,
