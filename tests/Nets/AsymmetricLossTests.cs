@@ -148,7 +148,7 @@ public class AsymmetricLossTests
             AslOptions.Recipe,
             AslOptions.Recipe with { FocusingWeightConstant = false },
             new AslOptions(GammaPos: 2, GammaNeg: 2, Clip: 0, FocusingWeightConstant: false),
-            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.3),
+            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.1),
             new AslOptions(GammaPos: 0, GammaNeg: 0, Clip: 0, Mean: true),
         };
         foreach (var o in options)
@@ -182,7 +182,7 @@ public class AsymmetricLossTests
             AslOptions.Recipe,
             AslOptions.Recipe with { FocusingWeightConstant = false },
             new AslOptions(GammaPos: 2, GammaNeg: 2, Clip: 0, FocusingWeightConstant: false),
-            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.3),
+            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.1),
             new AslOptions(GammaPos: 1, GammaNeg: 3, Clip: 0.2, FocusingWeightConstant: false, AlphaUnannotated: 0.5),
         };
         foreach (var o in options)
