@@ -34,8 +34,8 @@ __device__ __forceinline__ float kernels_asl_scale(const int* counts, int count_
     return 1.0f / static_cast<float>(c > 1 ? c : 1);
 }
 
-extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK)
-    asymmetric_loss_count_f32(const float* __restrict__ w, int* __restrict__ counts, long long n)
+extern "C" __global__ void asymmetric_loss_count_f32(const float* __restrict__ w, int* __restrict__ counts,
+                                                     long long n)
 {
     __shared__ int sh[KERNELS_ASL_BLOCK];
     long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
@@ -46,7 +46,7 @@ extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK)
     if (threadIdx.x == 0) counts[blockIdx.x] = total;
 }
 
-extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK) asymmetric_loss_count_total(int* counts, int groups)
+extern "C" __global__ void asymmetric_loss_count_total(int* counts, int groups)
 {
     __shared__ int sh[KERNELS_ASL_BLOCK];
     int c = 0;
@@ -55,12 +55,13 @@ extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK) asymmetric_loss_
     if (threadIdx.x == 0) counts[groups] = total;
 }
 
-extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK)
-    asymmetric_loss_entries_f32(const float* __restrict__ x, const float* __restrict__ y, const float* __restrict__ w,
-                                float* __restrict__ dx, float* __restrict__ partials, const int* __restrict__ counts,
-                                long long n, float gamma_pos, float gamma_neg, float clip, float eps, float alpha_pos,
-                                float alpha_neg, float gamma_unannotated, float alpha_unannotated, int focus_constant,
-                                int count_slot, float host_scale)
+extern "C" __global__ void asymmetric_loss_entries_f32(const float* __restrict__ x, const float* __restrict__ y,
+                                                       const float* __restrict__ w, float* __restrict__ dx,
+                                                       float* __restrict__ partials, const int* __restrict__ counts,
+                                                       long long n, float gamma_pos, float gamma_neg, float clip,
+                                                       float eps, float alpha_pos, float alpha_neg,
+                                                       float gamma_unannotated, float alpha_unannotated,
+                                                       int focus_constant, int count_slot, float host_scale)
 {
     __shared__ float sh[KERNELS_ASL_BLOCK];
     KernelsAslParams a;
@@ -89,9 +90,9 @@ extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK)
     if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
-extern "C" __global__ void __launch_bounds__(KERNELS_ASL_BLOCK)
-    asymmetric_loss_final_f32(const float* __restrict__ partials, const int* __restrict__ counts,
-                              float* __restrict__ loss, int groups, int count_slot, float host_scale)
+extern "C" __global__ void asymmetric_loss_final_f32(const float* __restrict__ partials,
+                                                     const int* __restrict__ counts, float* __restrict__ loss,
+                                                     int groups, int count_slot, float host_scale)
 {
     __shared__ float sh[KERNELS_ASL_BLOCK];
     float s = 0.0f;

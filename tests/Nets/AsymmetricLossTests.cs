@@ -58,6 +58,17 @@ public class AsymmetricLossTests
     }
 
     [Test]
+    public void SingleLabelGradientMatchesCentralDifferences()
+    {
+        var t = Tensor.FromArray(new[] { 2, 0, 4 }, [3]);
+        GradCheck.Check(x => F.AsymmetricLossSingleLabel(x[0], t, 1, 3, 0.15), [GradCheck.Input([3, 5], -2, 2, seed: 6)],
+            what: "single-label asl");
+        var one = Tensor.FromArray(new[] { 6 }, [1]);
+        GradCheck.Check(x => F.AsymmetricLossSingleLabel(x[0], one, 0.5, 4, 0), [GradCheck.Input([1, 7], -2, 2, seed: 3)],
+            what: "single-label asl, batch 1");
+    }
+
+    [Test]
     public void WithoutFocusingOrClipItIsSummedBceWithLogits()
     {
         using var scope = TensorScope.Begin();
@@ -137,7 +148,7 @@ public class AsymmetricLossTests
             AslOptions.Recipe,
             AslOptions.Recipe with { FocusingWeightConstant = false },
             new AslOptions(GammaPos: 2, GammaNeg: 2, Clip: 0, FocusingWeightConstant: false),
-            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.3),
+            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.1),
             new AslOptions(GammaPos: 0, GammaNeg: 0, Clip: 0, Mean: true),
         };
         foreach (var o in options)
@@ -171,7 +182,7 @@ public class AsymmetricLossTests
             AslOptions.Recipe,
             AslOptions.Recipe with { FocusingWeightConstant = false },
             new AslOptions(GammaPos: 2, GammaNeg: 2, Clip: 0, FocusingWeightConstant: false),
-            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.3),
+            new AslOptions(GammaPos: 0.5, GammaNeg: 0.5, Clip: 0, FocusingWeightConstant: false, GammaUnannotated: 0.1),
             new AslOptions(GammaPos: 1, GammaNeg: 3, Clip: 0.2, FocusingWeightConstant: false, AlphaUnannotated: 0.5),
         };
         foreach (var o in options)
