@@ -17,7 +17,8 @@ public readonly record struct AslOptions(
     bool FocusingWeightConstant = true, bool Mean = false,
     double AlphaPos = 1, double AlphaNeg = 1, double GammaUnannotated = 4, double AlphaUnannotated = 1)
 {
-    public static AslOptions Recipe => new();
+    // Not `new()`: on a struct that is the all-zero default, not the primary constructor's defaults.
+    public static AslOptions Recipe => new(GammaPos: 0);
 }
 
 /// <summary>The asymmetric loss over [Rows, Cols] logits, forward and backward fused in one pass:
