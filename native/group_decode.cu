@@ -4,11 +4,11 @@
 // Every output element is one ordered sum (deterministic, no atomics). Geometry: 256 threads per
 // block; forward and backward are grid-stride loops (KERNELS_MAX_BLOCKS blocks at most), the
 // backward over the concatenated index spaces of dx, dw and dbias. The fused loss: one block per
-// image (grid-stride over images) computes its logits in registers, the ASL entry loss and
-// gradient (kernels/asl.h), writes the weighted logit gradients to a [B, N] scratch and the image's
-// loss and non-zero-weight count to part[b], part[B + b]; one thread then sums those in image
-// order (loss, and the mean's scale into part[2B]); the backward kernel runs on the scratch,
-// scaled. The logits never reach memory; their gradients do (see Ilgpu.cs for the trade-off).
+// tile of 256 logits of one image (T = B * ceil(N / 256) tiles, grid-stride) computes each logit in
+// a register, the ASL entry loss and gradient (kernels/asl.h), writes the weighted logit gradient
+// to a [B, N] scratch and the tile's loss and non-zero-weight count to part[tile], part[T + tile];
+// one thread then sums those in tile order (loss, and the mean's scale into part[2T]); the
+// backward kernel runs on the scratch, scaled. The logits never reach memory; their gradients do (see Ilgpu.cs for the trade-off).
 #include "kernels/emu.h"
 #include "kernels/asl.h"
 
@@ -106,10 +106,14 @@ extern "C" __global__ void group_decode_asl_rows_f32(const float* __restrict__ x
     a.focus_constant = focus_constant;
     a.mean = 0;
     int tid = threadIdx.x;
-    for (int b = blockIdx.x; b < batch; b += gridDim.x)
+    int chunks = (n + GROUP_DECODE_ROW_THREADS - 1) / GROUP_DECODE_ROW_THREADS;
+    long long tiles = static_cast<long long>(batch) * chunks;
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x)
     {
+        int b = static_cast<int>(tile / chunks);
+        int j = static_cast<int>(tile - static_cast<long long>(b) * chunks) * GROUP_DECODE_ROW_THREADS + tid;
         float s = 0.0f, cnt = 0.0f;
-        for (int j = tid; j < n; j += blockDim.x)
+        if (j < n)
         {
             int grp = j / g, c = j - grp * g;
             const float* xr = x + (static_cast<long long>(b) * groups + grp) * dim;
@@ -122,8 +126,8 @@ extern "C" __global__ void group_decode_asl_rows_f32(const float* __restrict__ x
             float gr;
             float l = kernels_asl_entry(logit, targets[at], a, &gr);
             grads[at] = wt * gr;
-            s += wt * l;
-            if (wt != 0.0f) cnt += 1.0f;
+            s = wt * l;
+            cnt = wt != 0.0f ? 1.0f : 0.0f;
         }
         sum_sh[tid] = s;
         cnt_sh[tid] = cnt;
@@ -139,32 +143,32 @@ extern "C" __global__ void group_decode_asl_rows_f32(const float* __restrict__ x
         }
         if (tid == 0)
         {
-            part[b] = sum_sh[0];
-            part[batch + b] = cnt_sh[0];
+            part[tile] = sum_sh[0];
+            part[tiles + tile] = cnt_sh[0];
         }
         __syncthreads();
     }
 }
 
-// One thread: the images' losses (compensated) and counts in image order, loss[0], and the
-// gradient scale part[2B] (1, or 1 / count for the mean; 1 / 1 when no weight is non-zero).
-extern "C" __global__ void group_decode_asl_finish_f32(float* __restrict__ part, float* __restrict__ loss, int batch,
-                                                       int mean)
+// One thread: the tiles' losses (compensated) and counts in tile order, loss[0], and the
+// gradient scale part[2T] (1, or 1 / count for the mean; 1 / 1 when no weight is non-zero).
+extern "C" __global__ void group_decode_asl_finish_f32(float* __restrict__ part, float* __restrict__ loss,
+                                                       long long tiles, int mean)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     float s = 0.0f, comp = 0.0f;
     long long count = 0;
-    for (int b = 0; b < batch; b++)
+    for (long long i = 0; i < tiles; i++)
     {
-        float v = part[b] - comp;
+        float v = part[i] - comp;
         float t = s + v;
         comp = (t - s) - v;
         s = t;
-        count += static_cast<long long>(part[batch + b]);
+        count += static_cast<long long>(part[tiles + i]);
     }
     float scale = mean ? 1.0f / static_cast<float>(count > 0 ? count : 1) : 1.0f;
     loss[0] = s * scale;
-    part[2LL * batch] = scale;
+    part[2 * tiles] = scale;
 }
 
 #if !defined(__CUDACC_RTC__)
@@ -193,7 +197,7 @@ extern "C" int kernels_group_decode_backward_f32(const float* x, const float* w,
                           nx, nw, nb);
 }
 
-// grads: [B*N] scratch, part: [2B + 1] scratch, both the caller's.
+// grads: [B*N] scratch, part: [2T + 1] scratch (T = B * ceil(N / 256) tiles), both the caller's.
 extern "C" int kernels_group_decode_asl_f32(const float* x, const float* w, const float* bias, const float* targets,
                                             const float* weights, float* loss, float* dx, float* dw, float* dbias,
                                             float* grads, float* part, int batch, int groups, int dim, int g, int n,
@@ -201,15 +205,16 @@ extern "C" int kernels_group_decode_asl_f32(const float* x, const float* w, cons
 {
     if (batch <= 0 || n <= 0) return 0;
     const KernelsAslParams& a = *params;
-    unsigned rows = static_cast<unsigned>(batch) < KERNELS_MAX_BLOCKS ? static_cast<unsigned>(batch) : KERNELS_MAX_BLOCKS;
-    int rc = KERNELS_LAUNCH(group_decode_asl_rows_f32, dim3(rows), dim3(GROUP_DECODE_ROW_THREADS), 0, stream, x, w,
+    long long tiles = static_cast<long long>(batch) * ((n + GROUP_DECODE_ROW_THREADS - 1) / GROUP_DECODE_ROW_THREADS);
+    unsigned blocks = tiles < KERNELS_MAX_BLOCKS ? static_cast<unsigned>(tiles) : KERNELS_MAX_BLOCKS;
+    int rc = KERNELS_LAUNCH(group_decode_asl_rows_f32, dim3(blocks), dim3(GROUP_DECODE_ROW_THREADS), 0, stream, x, w,
                             bias, targets, weights, grads, part, batch, groups, dim, g, n, a.gamma_pos, a.gamma_neg,
                             a.clip, a.eps, a.alpha_pos, a.alpha_neg, a.gamma_unannotated, a.alpha_unannotated,
                             a.focus_constant);
     if (rc != 0) return rc;
-    rc = KERNELS_LAUNCH(group_decode_asl_finish_f32, dim3(1), dim3(32), 0, stream, part, loss, batch, a.mean);
+    rc = KERNELS_LAUNCH(group_decode_asl_finish_f32, dim3(1), dim3(32), 0, stream, part, loss, tiles, a.mean);
     if (rc != 0) return rc;
-    return kernels_group_decode_backward_f32(x, w, grads, dx, dw, dbias, part + 2LL * batch, batch, groups, dim, g, n,
+    return kernels_group_decode_backward_f32(x, w, grads, dx, dw, dbias, part + 2 * tiles, batch, groups, dim, g, n,
                                              stream);
 }
 #endif

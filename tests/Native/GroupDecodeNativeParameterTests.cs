@@ -14,8 +14,8 @@ public partial class NativeCudaParameterTests
         ["group_decode_backward_f32"] = [8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 8, 8, 8],
         // x, w, bias, targets, weights, grads, part; batch, groups, dim, g, n; 8 float options; int focus
         ["group_decode_asl_rows_f32"] = [8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4],
-        // part, loss; batch, mean
-        ["group_decode_asl_finish_f32"] = [8, 8, 4, 4],
+        // part, loss; long long tiles; mean
+        ["group_decode_asl_finish_f32"] = [8, 8, 8, 4],
     };
 
     [Test]

@@ -21,7 +21,7 @@ public static unsafe partial class EmuNative
     public static partial int GroupDecodeBackwardF32(float* x, float* w, float* dy, float* dx, float* dw, float* dbias,
         float* scale, int batch, int groups, int dim, int g, int n, nint stream);
 
-    /// <summary>grads: a [B·N] scratch, part: a [2B + 1] scratch.</summary>
+    /// <summary>grads: a [B·N] scratch, part: a [2T + 1] scratch, T = B·⌈N / 256⌉.</summary>
     [LibraryImport(Lib, EntryPoint = "kernels_group_decode_asl_f32")]
     public static partial int GroupDecodeAslF32(float* x, float* w, float* bias, float* targets, float* weights,
         float* loss, float* dx, float* dw, float* dbias, float* grads, float* part, int batch, int groups, int dim, int g,

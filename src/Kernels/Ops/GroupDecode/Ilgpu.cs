@@ -10,10 +10,11 @@ namespace Kernels.Ops.GroupDecode;
 /// each thread one D-long dot product (neighbouring threads take neighbouring columns of one group,
 /// so the w reads coalesce and the x row is shared). Backward: one launch over the concatenated
 /// index spaces of dx, dw and dbias; each element is one ordered sum (deterministic, no atomics).
-/// ForwardAsl (3 launches): (1) one group per image computes its logits in registers, the ASL
-/// entry loss and gradient (<see cref="AslMath.Entry"/>), writes the weighted logit gradients to a
-/// [B, N] scratch and the image's loss and non-zero-weight count to a [2B + 1] scratch; (2) one
-/// thread sums those in image order into loss[0] and the mean's scale; (3) the backward launch on
+/// ForwardAsl (3 launches): (1) one group per tile of 256 logits of one image (T = B·⌈N/256⌉ tiles,
+/// so a small batch still fills the GPU) computes each logit in a register, the ASL entry loss and
+/// gradient (<see cref="AslMath.Entry"/>), writes the weighted logit gradient to a [B, N] scratch
+/// and the tile's loss and non-zero-weight count (a fixed-order tree) to a [2T + 1] scratch; (2)
+/// one thread sums those in tile order into loss[0] and the mean's scale; (3) the backward launch on
 /// the scratch gradients, scaled. Trade-off (documented choice): the logits never reach memory,
 /// but their gradients do (B·N floats written once, read twice: for dx and dw). Recomputing the
 /// logits inside the dx and dw kernels instead would save that traffic but redo the B·N·D dot
@@ -69,15 +70,16 @@ public sealed class GroupDecodeIlgpu(Device device) : IGroupDecode
             if (b is not null) IlgpuLaunch.RequireF32("GroupDecode.ForwardAsl", b);
         long entries = (long)shape.Batch * shape.Classes;
         using var grads = device.Allocate(DType.F32, Math.Max(entries, 1));
-        using var part = device.Allocate(DType.F32, 2L * shape.Batch + 1);
+        long tiles = (long)shape.Batch * ((shape.Classes + RowThreads - 1) / RowThreads);
+        using var part = device.Allocate(DType.F32, 2 * tiles + 1);
         var o = options;
-        s_aslRows.Launch(device, new Dim3((uint)Math.Clamp(shape.Batch, 1, IlgpuLaunch.MaxGroups)), new Dim3(RowThreads),
+        s_aslRows.Launch(device, new Dim3((uint)Math.Clamp(tiles, 1, IlgpuLaunch.MaxGroups)), new Dim3(RowThreads),
             x, w, bias ?? w, targets, weights ?? targets, grads, part, shape.Batch, shape.Groups, shape.Dim,
             shape.PerGroup, shape.Classes, bias is null ? 0 : 1, weights is null ? 0 : 1,
             (float)o.GammaPos, (float)o.GammaNeg, (float)o.Clip, (float)o.Eps, (float)o.AlphaPos, (float)o.AlphaNeg,
             (float)o.GammaUnannotated, (float)o.AlphaUnannotated, o.FocusingWeightConstant ? 1 : 0);
-        s_aslFinish.Launch(device, new Dim3(1), new Dim3(32), part, loss, shape.Batch, o.Mean ? 1 : 0);
-        LaunchBackward(shape, x, w, grads, dx, dw, dbias, part, 2L * shape.Batch, 1);
+        s_aslFinish.Launch(device, new Dim3(1), new Dim3(32), part, loss, tiles, o.Mean ? 1 : 0);
+        LaunchBackward(shape, x, w, grads, dx, dw, dbias, part, 2 * tiles, 1);
     }
 
     private static void ForwardKernel(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y,
@@ -150,25 +152,28 @@ public sealed class GroupDecodeIlgpu(Device device) : IGroupDecode
         var sumSh = SharedMemory.Allocate<float>(RowThreads);
         var cntSh = SharedMemory.Allocate<float>(RowThreads);
         int tid = Group.IdxX;
-        // The row loop is uniform over the group, so every thread reaches every barrier.
-        for (int b = Grid.IdxX; b < batch; b += Grid.DimX)
+        int chunks = (n + RowThreads - 1) / RowThreads;
+        long tiles = (long)batch * chunks;
+        // The tile loop is uniform over the group, so every thread reaches every barrier.
+        for (long tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
         {
+            int b = (int)(tile / chunks);
+            int j = (int)(tile - (long)b * chunks) * RowThreads + tid;
             float s = 0f, cnt = 0f;
-            for (int j = tid; j < n; j += Group.DimX)
+            if (j < n)
             {
                 int grp = j / g, c = j - grp * g;
                 long xo = ((long)b * groups + grp) * dim, wo = (long)grp * dim * g + c;
-                float logit = hasBias != 0 ? bias[j] : 0f;
                 float acc = 0f;
                 for (int t = 0; t < dim; t++) acc += x[xo + t] * w[wo + (long)t * g];
-                logit += acc;
+                float logit = hasBias != 0 ? acc + bias[j] : acc;
                 long at = (long)b * n + j;
                 float wt = hasWeights != 0 ? weights[at] : 1f;
                 float l = AslMath.Entry(logit, targets[at], gammaPos, gammaNeg, clip, eps, alphaPos, alphaNeg,
                     gammaUnannotated, alphaUnannotated, focusConstant, out float gr);
                 grads[at] = wt * gr;
-                s += wt * l;
-                if (wt != 0f) cnt += 1f;
+                s = wt * l;
+                cnt = wt != 0f ? 1f : 0f;
             }
             sumSh[tid] = s;
             cntSh[tid] = cnt;
@@ -184,30 +189,30 @@ public sealed class GroupDecodeIlgpu(Device device) : IGroupDecode
             }
             if (tid == 0)
             {
-                part[b] = sumSh[0];
-                part[batch + b] = cntSh[0];
+                part[tile] = sumSh[0];
+                part[tiles + tile] = cntSh[0];
             }
             Group.Barrier();
         }
     }
 
-    /// <summary>One thread: the images' losses and counts in image order (deterministic), then
-    /// loss[0] and the gradient scale part[2B] (1, or 1 / count for the mean).</summary>
-    private static void AslFinishKernel(ArrayView<float> part, ArrayView<float> loss, int batch, int mean)
+    /// <summary>One thread: the tiles' losses and counts in tile order (deterministic), then
+    /// loss[0] and the gradient scale part[2T] (1, or 1 / count for the mean).</summary>
+    private static void AslFinishKernel(ArrayView<float> part, ArrayView<float> loss, long tiles, int mean)
     {
         if (Grid.GlobalIndex.X != 0) return;
         float s = 0f, comp = 0f;
         long count = 0;
-        for (int b = 0; b < batch; b++)
+        for (long i = 0; i < tiles; i++)
         {
-            float v = part[b] - comp;
+            float v = part[i] - comp;
             float t = s + v;
             comp = (t - s) - v;
             s = t;
-            count += (long)part[batch + b];
+            count += (long)part[tiles + i];
         }
         float scale = mean != 0 ? 1f / (count > 0 ? count : 1) : 1f;
         loss[0] = s * scale;
-        part[2L * batch] = scale;
+        part[2 * tiles] = scale;
     }
 }

@@ -74,15 +74,16 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
             Mean = o.Mean ? 1 : 0,
         };
         if (s.Batch <= 0 || s.Classes <= 0) return;
-        // Scratch: the weighted logit gradients [B, N], and per-image loss and count plus the scale [2B + 1].
+        // Scratch: the weighted logit gradients [B, N], and per-tile loss and count plus the scale [2T + 1].
+        long tiles = (long)s.Batch * ((s.Classes + RowThreads - 1) / RowThreads);
         using var grads = device.Allocate(DType.F32, (long)s.Batch * s.Classes);
-        using var part = device.Allocate(DType.F32, 2L * s.Batch + 1);
+        using var part = device.Allocate(DType.F32, 2 * tiles + 1);
         if (_cuda is not null)
         {
-            AslCuda(_cuda, s, p, Cuda(x), Cuda(w), Cuda(bias), Cuda(targets), Cuda(weights), Cuda(loss), Cuda(grads),
-                Cuda(part));
+            AslCuda(_cuda, s, tiles, p, Cuda(x), Cuda(w), Cuda(bias), Cuda(targets), Cuda(weights), Cuda(loss),
+                Cuda(grads), Cuda(part));
             BackwardCuda(_cuda, s, Cuda(x), Cuda(w), Cuda(grads), Cuda(dx), Cuda(dw), Cuda(dbias),
-                Cuda(part) + (ulong)(2L * s.Batch * sizeof(float)));
+                Cuda(part) + (ulong)(2 * tiles * sizeof(float)));
             return;
         }
         EmuNative.Check(EmuNative.GroupDecodeAslF32(Ptr(x), Ptr(w), Ptr(bias), Ptr(targets), Ptr(weights), Ptr(loss),
@@ -127,8 +128,8 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
     }
 
     // group_decode_asl_rows_f32(x, w, bias, targets, weights, grads, part, batch, groups, dim, g, n, 8 floats, focus)
-    // then group_decode_asl_finish_f32(part, loss, batch, mean).
-    private static void AslCuda(NativeFunctions fns, in GroupDecodeShape s, in EmuAslParams p, ulong px, ulong pw,
+    // then group_decode_asl_finish_f32(part, loss, long long tiles, mean).
+    private static void AslCuda(NativeFunctions fns, in GroupDecodeShape s, long tiles, in EmuAslParams p, ulong px, ulong pw,
         ulong pb, ulong pt, ulong pwt, ulong ploss, ulong pgrads, ulong ppart)
     {
         var stream = fns.Device.Stream;
@@ -154,7 +155,7 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
             args.Add(p.GammaUnannotated);
             args.Add(p.AlphaUnannotated);
             args.Add(p.FocusConstant);
-            stream.Launch(fns[AslRowsFn], new Dim3((uint)Math.Min(s.Batch, NativeModules.MaxBlocks)), new Dim3(RowThreads), 0,
+            stream.Launch(fns[AslRowsFn], new Dim3((uint)Math.Min(tiles, NativeModules.MaxBlocks)), new Dim3(RowThreads), 0,
                 args);
         }
         {
@@ -164,7 +165,7 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
             var args = new KernelArguments(slots, count, storage, KernelArguments.StorageFor(count));
             args.Add(ppart);
             args.Add(ploss);
-            args.Add(s.Batch);
+            args.Add(tiles);
             args.Add(p.Mean);
             stream.Launch(fns[AslFinishFn], new Dim3(1), new Dim3(32), 0, args);
         }

@@ -15,6 +15,8 @@ internal static class GroupDecodeCases
             GroupDecodeShape.Create(1, 3, 5, 7),
             GroupDecodeShape.Create(3, 4, 37, 13),
             GroupDecodeShape.Create(5, 7, 19, 45),
+            GroupDecodeShape.Create(2, 9, 5, 300), // more than 256 classes: two loss tiles per image
+            GroupDecodeShape.Create(11, 2, 3, 5), // more loss tiles than the emulator's 8 blocks: the tile loop wraps
         };
         if (sizes == SelfTestSizes.Full) shapes.Add(GroupDecodeShape.Create(16, 100, 96, 997));
         foreach (var s in shapes)
