@@ -112,6 +112,8 @@ if [ "${DEVCHECK_PEERS:-1}" = 0 ]; then
     note "benchmarks: SKIPPED (DEVCHECK_PEERS=0)"
 else
     step "kernels bench $BDEV" "$P" 150 dotnet "$CLI" bench --device "$BDEV" --warmup 2 --repeat 5 --json /tmp/devcheck-ours.jsonl
+    # The im2col + cuBLAS convolution is opt-in until verified here: time it too (its self-test ran above).
+    step "kernels bench $BDEV conv=im2col" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=im2col --warmup 2 --repeat 5
     : > /tmp/devcheck-peer.jsonl
     for f in gemm conv train_step; do
         step "peer $f $BDEV" "$P" 75 sh -c "cd benchmarks/peer && $PY $f.py --device $BDEV --threads $(nproc) --warmup 2 --repeat 5 | tee -a /tmp/devcheck-peer.jsonl"

@@ -48,6 +48,7 @@ public class SelfTestTests
 
     [TestCase("Activation")]
     [TestCase("Elementwise")]
+    [TestCase("AttentionDecode")]
     [TestCase("GroupDecode")]
     public void PassesOnEmu(string family)
     {

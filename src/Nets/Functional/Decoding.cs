@@ -1,4 +1,5 @@
 using Kernels.Ops.AsymmetricLoss;
+using Kernels.Ops.AttentionDecode;
 using Kernels.Ops.GroupDecode;
 
 namespace Kernels.Nets;
@@ -7,27 +8,52 @@ public static partial class Functional
 {
     /// <summary>Multi-head cross-attention of queries against tokens (the ML-Decoder's decoder):
     /// q [B, K, D], k and v [B, T, D], D = heads·headDim → [B, K, D]; softmax(q·kᵀ/√headDim) over
-    /// tokens, dropout on the weights when training. Composed of MatMul / Softmax / Dropout for
-    /// now; the fused IAttentionDecode kernels take its place (same results).</summary>
+    /// tokens, dropout on the weights when training (one seed drawn from <paramref name="rng"/>,
+    /// null: <see cref="Rng.Global"/>; weight element i of [B, heads, K, T] follows F.Dropout's mask
+    /// rule for that seed). One call of the fused IAttentionDecode kernels each way; the weights are
+    /// saved for the backward only when a gradient is needed.</summary>
     public static Tensor AttentionDecode(Tensor q, Tensor k, Tensor v, int heads, double dropoutP = 0, bool training = false,
         Rng? rng = null)
     {
         const string op = "AttentionDecode";
         SameDevice(op, q, ("k", k), ("v", v));
+        FloatInput(op, "q", q);
         Check.That(q.Rank == 3 && k.Rank == 3 && v.Rank == 3, op,
             $"q {q.Shape}, k {k.Shape}, v {v.Shape}: expected q [B, K, D], k and v [B, T, D]");
         int b = q.Shape[0], nq = q.Shape[1], d = q.Shape[2], t = k.Shape[1];
         Check.That(k.Shape[0] == b && v.Shape[0] == b && k.Shape[2] == d && v.Shape == k.Shape, op,
             $"q {q.Shape}, k {k.Shape}, v {v.Shape}: batch and model dims must agree, k and v alike");
+        Check.That(t > 0, op, $"k {k.Shape}: no tokens to attend to");
         Check.That(heads > 0 && d % heads == 0, op, $"q {q.Shape}: model dim {d} is not a multiple of heads = {heads}");
-        int hd = d / heads;
-        var qh = Permute(q.Reshape(b, nq, heads, hd), 0, 2, 1, 3).Reshape(b * heads, nq, hd);
-        var kh = Permute(k.Reshape(b, t, heads, hd), 0, 2, 3, 1).Reshape(b * heads, hd, t);
-        var vh = Permute(v.Reshape(b, t, heads, hd), 0, 2, 1, 3).Reshape(b * heads, t, hd);
-        var w = Softmax(MulScalar(MatMul(qh, kh), 1.0 / Math.Sqrt(hd)), -1);
-        if (training && dropoutP > 0) w = Dropout(w, dropoutP, true, rng);
-        var o = MatMul(w, vh).Reshape(b, heads, nq, hd);
-        return Permute(o, 0, 2, 1, 3).Reshape(b, nq, d);
+        Check.That(dropoutP is >= 0 and < 1, op, $"dropoutP = {dropoutP} must be in [0, 1) (q {q.Shape})");
+        bool drop = training && dropoutP > 0;
+        ulong seed = drop ? (rng ?? Rng.Global).NextUInt64() : 0;
+        var s = AttentionDecodeShape.Create(b, nq, t, heads, d / heads, drop ? dropoutP : 0, seed);
+        var o = NewLike(q, q.Shape);
+        bool grad = Autograd.Needs(q, k, v);
+        var probs = grad ? NewLike(q, [b, heads, nq, t]) : null;
+        K<IAttentionDecode>(q).Forward(s, q.Buffer, k.Buffer, v.Buffer, o.Buffer, probs?.Buffer);
+        if (probs is not null)
+            Autograd.Record(op, o, [q, k, v], g =>
+            {
+                var dq = NewLike(g, q.Shape);
+                var dk = NewLike(g, k.Shape);
+                var dv = NewLike(g, v.Shape);
+                K<IAttentionDecode>(g).Backward(s, q.Buffer, k.Buffer, v.Buffer, probs.Buffer, g.Buffer, dq.Buffer,
+                    dk.Buffer, dv.Buffer);
+                // A graph runs backward once, so the saved weights can go now.
+                probs.Dispose();
+                return [IfNeeded(q, dq), IfNeeded(k, dk), IfNeeded(v, dv)];
+            });
+        return o;
+    }
+
+    /// <summary>The gradient of an input that needs one; otherwise freed (the kernel writes all three).</summary>
+    private static Tensor? IfNeeded(Tensor input, Tensor gradient)
+    {
+        if (input.RequiresGrad) return gradient;
+        gradient.Dispose();
+        return null;
     }
 
     /// <summary>Group decoding ("group fully connected"): x [B, K, D], w [K, D, g], bias [N] or null
