@@ -47,6 +47,7 @@ public class SelfTestTests
     }
 
     [TestCase("Activation")]
+    [TestCase("AsymmetricLoss")]
     [TestCase("Elementwise")]
     [TestCase("AttentionDecode")]
     [TestCase("GroupDecode")]

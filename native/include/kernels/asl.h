@@ -35,7 +35,10 @@ __device__ __host__ __forceinline__ float kernels_asl_entry(float x, float y, co
     float logq = one_minus_pm > a.eps ? logf(one_minus_pm) : logf(a.eps);
     float dlogq = one_minus_pm > a.eps ? -dpm / one_minus_pm : 0.0f;
     float wn = gamma == 0.0f ? 1.0f : (pm > 0.0f ? powf(pm, gamma) : 0.0f);
-    float dwn = (gamma == 0.0f || a.focus_constant || pm <= 0.0f) ? 0.0f : gamma * powf(pm, gamma - 1.0f) * dpm;
+    // gamma * pm^gamma * (dp/dx) / pm, with (dp/dx) / pm = q when clip = 0: pm^(gamma-1) would overflow
+    // for gamma < 1 and a tiny pm (see AslMath.cs).
+    float dwn = (gamma == 0.0f || a.focus_constant || pm <= 0.0f) ? 0.0f
+                                                                    : gamma * wn * (a.clip == 0.0f ? q : dpm / pm);
     *grad = -alpha * (dwn * logq + wn * dlogq);
     return -alpha * wn * logq;
 }

@@ -30,6 +30,7 @@ public static class SelfTest
         new(StringComparer.OrdinalIgnoreCase)
         {
             ["Activation"] = ActivationCases.Build,
+            ["AsymmetricLoss"] = AsymmetricLossCases.Build,
             ["AttentionDecode"] = AttentionDecodeCases.Build,
             ["Conv"] = ConvCases.Build,
             ["Dropout"] = DropoutCases.Build,

@@ -39,7 +39,9 @@ public static class AslMath
         float logQ = oneMinusPm > eps ? MathF.Log(oneMinusPm) : MathF.Log(eps);
         float dLogQ = oneMinusPm > eps ? -dpm / oneMinusPm : 0f;
         float wn = gamma == 0f ? 1f : (pm > 0f ? MathF.Pow(pm, gamma) : 0f);
-        float dwn = gamma == 0f || focusConstant != 0 || pm <= 0f ? 0f : gamma * MathF.Pow(pm, gamma - 1f) * dpm;
+        // d(p_m^γ)/dx = γ·p_m^γ·(dp/dx)/p_m, and (dp/dx)/p_m = q exactly when clip = 0: written so
+        // because p_m^(γ−1) overflows for γ < 1 and a tiny p_m (x below about −88), giving inf·0.
+        float dwn = gamma == 0f || focusConstant != 0 || pm <= 0f ? 0f : gamma * wn * (clip == 0f ? q : dpm / pm);
         grad = -alpha * (dwn * logQ + wn * dLogQ);
         return -alpha * wn * logQ;
     }
@@ -70,7 +72,7 @@ public static class AslMath
         double logQ = Math.Log(Math.Max(oneMinusPm, o.Eps));
         double dLogQ = oneMinusPm > o.Eps ? -dpm / oneMinusPm : 0;
         double wn = gamma == 0 ? 1 : (pm > 0 ? Math.Pow(pm, gamma) : 0);
-        double dwn = gamma == 0 || o.FocusingWeightConstant || pm <= 0 ? 0 : gamma * Math.Pow(pm, gamma - 1) * dpm;
+        double dwn = gamma == 0 || o.FocusingWeightConstant || pm <= 0 ? 0 : gamma * wn * (o.Clip == 0 ? q : dpm / pm);
         grad = -alpha * (dwn * logQ + wn * dLogQ);
         return -alpha * wn * logQ;
     }

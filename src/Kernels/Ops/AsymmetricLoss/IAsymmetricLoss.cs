@@ -17,8 +17,10 @@ public readonly record struct AslOptions(
     bool FocusingWeightConstant = true, bool Mean = false,
     double AlphaPos = 1, double AlphaNeg = 1, double GammaUnannotated = 4, double AlphaUnannotated = 1)
 {
-    // Not `new()`: on a struct that is the all-zero default, not the primary constructor's defaults.
-    public static AslOptions Recipe => new(GammaPos: 0);
+    /// <summary>The paper's recipe (γ− = 4, γ+ = 0, clip 0.05, the focusing weight constant, a sum).
+    /// Spelled out: `new()` / `default` of a record struct is all zeros (eps 0, α 0), not these defaults.</summary>
+    public static AslOptions Recipe => new(GammaPos: 0, GammaNeg: 4, Clip: 0.05, Eps: 1e-8, FocusingWeightConstant: true,
+        Mean: false, AlphaPos: 1, AlphaNeg: 1, GammaUnannotated: 4, AlphaUnannotated: 1);
 }
 
 /// <summary>The asymmetric loss over [Rows, Cols] logits, forward and backward fused in one pass:

@@ -20,7 +20,9 @@ namespace Kernels.Ops.AttentionDecode;
 [KernelImplementation("ilgpu", 10, DeviceKind.IlgpuCpu, DeviceKind.Cuda)]
 public sealed class AttentionDecodeIlgpu(Device device) : IAttentionDecode
 {
-    /// <summary>Threads per group: 4 warps on cuda, 2 on ilgpu-cpu (every thread is simulated).</summary>
+    /// <summary>Threads per group: 4 warps on cuda, 2 on ilgpu-cpu (every thread is simulated); a
+    /// multiple of 32 up to <see cref="MaxThreads"/> (the shared weight rows are sized for it).
+    /// Settable so that tests can run the cuda geometry on ilgpu-cpu.</summary>
     internal int Threads { get; init; } = device is IlgpuCpuDevice ? 64 : 128;
 
     /// <summary>Output columns a lane owns per block (block = 32·Cols columns).</summary>

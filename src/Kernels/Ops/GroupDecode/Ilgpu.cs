@@ -17,10 +17,10 @@ namespace Kernels.Ops.GroupDecode;
 /// one thread sums those in tile order into loss[0] and the mean's scale; (3) the backward launch on
 /// the scratch gradients, scaled. Trade-off (documented choice): the logits never reach memory,
 /// but their gradients do (B·N floats written once, read by the dx, dw and dbias parts of the
-/// backward). Recomputing the
-/// logits inside the dx and dw kernels instead would save that traffic but redo the B·N·D dot
-/// products twice and need each group's B gradients at once for dw; at ML-Decoder sizes the
-/// scratch (B·N·4 bytes, e.g. 2.5 MB for B = 64, N = 9605) is the cheaper side.</summary>
+/// backward). Recomputing the logits inside the dx and dw kernels instead would save that traffic
+/// but redo the B·N·D dot products twice and need each group's B gradients at once for dw; at
+/// ML-Decoder sizes the scratch (B·N·4 bytes, e.g. 2.5 MB for B = 64, N = 9605) is the cheaper
+/// side.</summary>
 [KernelImplementation("ilgpu", 10, DeviceKind.IlgpuCpu, DeviceKind.Cuda)]
 public sealed class GroupDecodeIlgpu(Device device) : IGroupDecode
 {

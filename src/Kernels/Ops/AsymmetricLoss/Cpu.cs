@@ -1,0 +1,84 @@
+using Kernels.Cpu;
+using Kernels.Registry;
+
+namespace Kernels.Ops.AsymmetricLoss;
+
+/// <summary>The reference: every entry through <see cref="AslMath.EntryF64"/> (float32 buffers are
+/// widened, so the cpu float32 result is the float64 math rounded once), the sum in float64 over
+/// fixed chunks added in order, so the result does not depend on the thread count.</summary>
+[KernelImplementation("cpu", 0, DeviceKind.Cpu)]
+public sealed class AsymmetricLossCpu : IAsymmetricLoss
+{
+    private const int Chunk = 4096;
+
+    public void ForwardBackward(long rows, long cols, in AslOptions options, DeviceBuffer logits, DeviceBuffer targets,
+        DeviceBuffer? weights, DeviceBuffer loss, DeviceBuffer? dLogits)
+    {
+        long n = rows * cols;
+        switch (logits.DType)
+        {
+            case DType.F32:
+                {
+                    var x = CpuBuffer.Array<float>(logits);
+                    var y = CpuBuffer.Array<float>(targets);
+                    var w = weights is null ? null : CpuBuffer.Array<float>(weights);
+                    var dx = dLogits is null ? null : CpuBuffer.Array<float>(dLogits);
+                    CpuBuffer.Array<float>(loss)[0] = (float)Run(n, options, i => x[i], i => y[i],
+                        w is null ? null : i => w[i], dx is null ? null : (i, v) => dx[i] = (float)v);
+                    break;
+                }
+            case DType.F64:
+                {
+                    var x = CpuBuffer.Array<double>(logits);
+                    var y = CpuBuffer.Array<double>(targets);
+                    var w = weights is null ? null : CpuBuffer.Array<double>(weights);
+                    var dx = dLogits is null ? null : CpuBuffer.Array<double>(dLogits);
+                    CpuBuffer.Array<double>(loss)[0] = Run(n, options, i => x[i], i => y[i],
+                        w is null ? null : i => w[i], dx is null ? null : (i, v) => dx[i] = v);
+                    break;
+                }
+            default:
+                throw new NotSupportedException($"AsymmetricLoss.ForwardBackward: dtype {logits.DType.Name()} is not supported on the cpu");
+        }
+    }
+
+    /// <summary>Sum (or mean) of the weighted entry losses; writes the (scaled) gradients through
+    /// <paramref name="setGrad"/>. Delegates keep one body for both dtypes; this is the reference,
+    /// not the fast path.</summary>
+    private static double Run(long n, AslOptions o, Func<long, double> x, Func<long, double> y, Func<long, double>? w,
+        Action<long, double>? setGrad)
+    {
+        if (n <= 0) return 0;
+        // The mean's denominator first (a pass over the weights only), so gradients are scaled as written.
+        double scale = 1;
+        if (o.Mean)
+        {
+            long count = n;
+            if (w is not null)
+            {
+                count = 0;
+                for (long i = 0; i < n; i++)
+                    if (w(i) != 0) count++;
+            }
+            scale = 1.0 / Math.Max(count, 1);
+        }
+        int chunks = (int)((n + Chunk - 1) / Chunk);
+        var partial = new double[chunks];
+        CpuParallel.ForEach(chunks, Chunk * 40L, c =>
+        {
+            long start = (long)c * Chunk, end = Math.Min(n, start + Chunk);
+            double s = 0;
+            for (long i = start; i < end; i++)
+            {
+                double l = AslMath.EntryF64(x(i), y(i), o, out double g);
+                double wi = w is null ? 1 : w(i);
+                s += wi * l;
+                setGrad?.Invoke(i, scale * wi * g);
+            }
+            partial[c] = s;
+        });
+        double total = 0;
+        foreach (double s in partial) total += s;
+        return scale * total;
+    }
+}
