@@ -45,6 +45,21 @@ public class ScheduleTests
         Approx.Equal(v.Doubles("onecycle_3p.momentum"), mom, 1e-12, 1e-15, "three-phase momentum");
     }
 
+    /// <summary>A one-step warm-up (pctStart·total = 1) is a phase of length 0: once it made the
+    /// momentum 0/0 = NaN, and one Adam step turned every weight into NaN.</summary>
+    [TestCase(5, 0.2, false), TestCase(5, 0.2, true), TestCase(1, 0.3, false), TestCase(2, 0.5, true)]
+    public void OneCycleStaysFiniteWithZeroLengthPhases(int total, double pctStart, bool threePhase)
+    {
+        using var w = Param();
+        using var sgd = new Sgd([w], lr: 0.1, momentum: 0.9);
+        var s = new OneCycleLR(sgd, 0.1, totalSteps: total, pctStart: pctStart, threePhase: threePhase);
+        for (int i = 0; i <= total; i++)
+        {
+            Assert.That(double.IsFinite(s.LrAt(0, i)), $"lr at step {i}");
+            Assert.That(double.IsFinite(s.MomentumAt(0, i)!.Value), $"momentum at step {i}");
+        }
+    }
+
     [Test]
     public void OneCycleRefusesToStepPastTheEnd()
     {

@@ -95,7 +95,12 @@ public sealed class OneCycleLR : LrSchedule
         {
             var p = _phases[i];
             if (step <= p.EndStep || i == _phases.Length - 1)
-                return (p, (step - start) / (p.EndStep - start));
+            {
+                // A phase of length 0 (a one-step warm-up: pctStart·total = 1) is already at its end;
+                // dividing would give 0/0 = NaN and poison the learning rate and momentum.
+                double length = p.EndStep - start;
+                return (p, length > 0 ? (step - start) / length : 1);
+            }
             start = p.EndStep;
         }
         throw new InvalidOperationException("unreachable");
