@@ -50,6 +50,7 @@ public class SelfTestTests
     [TestCase("AsymmetricLoss")]
     [TestCase("Elementwise")]
     [TestCase("AttentionDecode")]
+    [TestCase("GroupDecode")]
     public void PassesOnEmu(string family)
     {
         EmuSupport.RequireLibrary();

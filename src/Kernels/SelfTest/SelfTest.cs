@@ -37,6 +37,7 @@ public static class SelfTest
             ["Elementwise"] = ElementwiseCases.Build,
             ["Embedding"] = EmbeddingCases.Build,
             ["Gemm"] = GemmCases.Build,
+            ["GroupDecode"] = GroupDecodeCases.Build,
             ["Layout"] = LayoutCases.Build,
             ["Loss"] = LossCases.Build,
             ["Norm"] = NormCases.Build,

@@ -1,0 +1,220 @@
+// GroupDecode family, float32: the ML-Decoder's group fully connected layer
+// (src/Kernels/Ops/GroupDecode/IGroupDecode.cs), forward, backward, and the fused
+// decode + asymmetric loss. x [B, K, D], w [K, D, g], bias [N], logits [B, N], N <= K*g.
+// Every output element is one ordered sum (deterministic, no atomics). Geometry: 256 threads per
+// block; forward and backward are grid-stride loops (KERNELS_MAX_BLOCKS blocks at most), the
+// backward over the concatenated index spaces of dx, dw and dbias. The fused loss: one block per
+// tile of 256 logits of one image (T = B * ceil(N / 256) tiles, grid-stride) computes each logit in
+// a register, the ASL entry loss and gradient (kernels/asl.h), writes the weighted logit gradient
+// to a [B, N] scratch and the tile's loss and non-zero-weight count to part[tile], part[T + tile];
+// one thread then sums those in tile order (loss, and the mean's scale into part[2T]); the
+// backward kernel runs on the scratch, scaled. The logits never reach memory; their gradients do (see Ilgpu.cs for the trade-off).
+#include "kernels/emu.h"
+#include "kernels/asl.h"
+
+#define GROUP_DECODE_ROW_THREADS 256
+
+extern "C" __global__ void group_decode_forward_f32(const float* __restrict__ x, const float* __restrict__ w,
+                                                    const float* __restrict__ bias, float* __restrict__ y, int batch,
+                                                    int groups, int dim, int g, int n)
+{
+    long long total = static_cast<long long>(batch) * n;
+    long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
+    for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride)
+    {
+        long long b = i / n;
+        int j = static_cast<int>(i - b * n);
+        int grp = j / g, c = j - grp * g;
+        const float* xr = x + (b * groups + grp) * dim;
+        const float* wc = w + static_cast<long long>(grp) * dim * g + c;
+        float acc = 0.0f;
+        for (int t = 0; t < dim; t++) acc += xr[t] * wc[static_cast<long long>(t) * g];
+        y[i] = bias ? acc + bias[j] : acc;
+    }
+}
+
+// dx, dw, dbias may be null (their index range is then empty: nx, nw, nb = 0); scale null means 1.
+extern "C" __global__ void group_decode_backward_f32(const float* __restrict__ x, const float* __restrict__ w,
+                                                     const float* __restrict__ dy, float* __restrict__ dx,
+                                                     float* __restrict__ dw, float* __restrict__ dbias,
+                                                     const float* __restrict__ scale, int batch, int groups, int dim,
+                                                     int g, int n, long long nx, long long nw, long long nb)
+{
+    float sc = scale ? *scale : 1.0f;
+    long long total = nx + nw + nb;
+    long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
+    for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride)
+    {
+        if (i < nx)
+        {
+            // dx[b, k, d] = sum_c dy[b, k*g + c] * w[k, d, c]
+            long long kd = static_cast<long long>(groups) * dim;
+            long long b = i / kd, r = i - b * kd;
+            int grp = static_cast<int>(r / dim);
+            int cols = n - grp * g < g ? n - grp * g : g;
+            const float* dyr = dy + b * n + static_cast<long long>(grp) * g;
+            const float* wr = w + r * g;
+            float acc = 0.0f;
+            for (int c = 0; c < cols; c++) acc += dyr[c] * wr[c];
+            dx[i] = sc * acc;
+        }
+        else if (i < nx + nw)
+        {
+            // dw[k, d, c] = sum_b x[b, k, d] * dy[b, k*g + c]; 0 for the padding columns j >= N.
+            long long e = i - nx;
+            long long grp = e / (static_cast<long long>(dim) * g);
+            long long r = e - grp * dim * g;
+            long long t = r / g;
+            long long j = grp * g + (r - t * g);
+            float acc = 0.0f;
+            if (j < n)
+                for (int b = 0; b < batch; b++)
+                    acc += x[(static_cast<long long>(b) * groups + grp) * dim + t] * dy[static_cast<long long>(b) * n + j];
+            dw[e] = sc * acc;
+        }
+        else
+        {
+            long long j = i - nx - nw;
+            float acc = 0.0f;
+            for (int b = 0; b < batch; b++) acc += dy[static_cast<long long>(b) * n + j];
+            dbias[j] = sc * acc;
+        }
+    }
+}
+
+// One block (GROUP_DECODE_ROW_THREADS threads) per image, grid-stride over images: the row loop is
+// uniform over the block, so every thread reaches every barrier.
+extern "C" __global__ void group_decode_asl_rows_f32(const float* __restrict__ x, const float* __restrict__ w,
+                                                     const float* __restrict__ bias, const float* __restrict__ targets,
+                                                     const float* __restrict__ weights, float* __restrict__ grads,
+                                                     float* __restrict__ part, int batch, int groups, int dim, int g,
+                                                     int n, float gamma_pos, float gamma_neg, float clip, float eps,
+                                                     float alpha_pos, float alpha_neg, float gamma_unannotated,
+                                                     float alpha_unannotated, int focus_constant)
+{
+    __shared__ float sum_sh[GROUP_DECODE_ROW_THREADS];
+    __shared__ float cnt_sh[GROUP_DECODE_ROW_THREADS];
+    KernelsAslParams a;
+    a.gamma_pos = gamma_pos;
+    a.gamma_neg = gamma_neg;
+    a.clip = clip;
+    a.eps = eps;
+    a.alpha_pos = alpha_pos;
+    a.alpha_neg = alpha_neg;
+    a.gamma_unannotated = gamma_unannotated;
+    a.alpha_unannotated = alpha_unannotated;
+    a.focus_constant = focus_constant;
+    a.mean = 0;
+    int tid = threadIdx.x;
+    int chunks = (n + GROUP_DECODE_ROW_THREADS - 1) / GROUP_DECODE_ROW_THREADS;
+    long long tiles = static_cast<long long>(batch) * chunks;
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x)
+    {
+        int b = static_cast<int>(tile / chunks);
+        int j = static_cast<int>(tile - static_cast<long long>(b) * chunks) * GROUP_DECODE_ROW_THREADS + tid;
+        float s = 0.0f, cnt = 0.0f;
+        if (j < n)
+        {
+            int grp = j / g, c = j - grp * g;
+            const float* xr = x + (static_cast<long long>(b) * groups + grp) * dim;
+            const float* wc = w + static_cast<long long>(grp) * dim * g + c;
+            float acc = 0.0f;
+            for (int t = 0; t < dim; t++) acc += xr[t] * wc[static_cast<long long>(t) * g];
+            float logit = bias ? acc + bias[j] : acc;
+            long long at = static_cast<long long>(b) * n + j;
+            float wt = weights ? weights[at] : 1.0f;
+            float gr;
+            float l = kernels_asl_entry(logit, targets[at], a, &gr);
+            grads[at] = wt * gr;
+            s = wt * l;
+            cnt = wt != 0.0f ? 1.0f : 0.0f;
+        }
+        sum_sh[tid] = s;
+        cnt_sh[tid] = cnt;
+        __syncthreads();
+        for (int half = GROUP_DECODE_ROW_THREADS / 2; half > 0; half >>= 1)
+        {
+            if (tid < half)
+            {
+                sum_sh[tid] += sum_sh[tid + half];
+                cnt_sh[tid] += cnt_sh[tid + half];
+            }
+            __syncthreads();
+        }
+        if (tid == 0)
+        {
+            part[tile] = sum_sh[0];
+            part[tiles + tile] = cnt_sh[0];
+        }
+        __syncthreads();
+    }
+}
+
+// One thread: the tiles' losses (compensated) and counts in tile order, loss[0], and the
+// gradient scale part[2T] (1, or 1 / count for the mean; 1 / 1 when no weight is non-zero).
+extern "C" __global__ void group_decode_asl_finish_f32(float* __restrict__ part, float* __restrict__ loss,
+                                                       long long tiles, int mean)
+{
+    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    float s = 0.0f, comp = 0.0f;
+    long long count = 0;
+    for (long long i = 0; i < tiles; i++)
+    {
+        float v = part[i] - comp;
+        float t = s + v;
+        comp = (t - s) - v;
+        s = t;
+        count += static_cast<long long>(part[tiles + i]);
+    }
+    float scale = mean ? 1.0f / static_cast<float>(count > 0 ? count : 1) : 1.0f;
+    loss[0] = s * scale;
+    part[2 * tiles] = scale;
+}
+
+#if !defined(__CUDACC_RTC__)
+static const unsigned kGroupDecodeBlock = 256;
+
+extern "C" int kernels_group_decode_forward_f32(const float* x, const float* w, const float* bias, float* y, int batch,
+                                                int groups, int dim, int g, int n, void* stream)
+{
+    long long total = static_cast<long long>(batch) * n;
+    if (total <= 0) return 0;
+    return KERNELS_LAUNCH(group_decode_forward_f32, dim3(kernels_grid_for(total, kGroupDecodeBlock)),
+                          dim3(kGroupDecodeBlock), 0, stream, x, w, bias, y, batch, groups, dim, g, n);
+}
+
+extern "C" int kernels_group_decode_backward_f32(const float* x, const float* w, const float* dy, float* dx, float* dw,
+                                                 float* dbias, const float* scale, int batch, int groups, int dim,
+                                                 int g, int n, void* stream)
+{
+    long long nx = dx ? static_cast<long long>(batch) * groups * dim : 0;
+    long long nw = dw ? static_cast<long long>(groups) * dim * g : 0;
+    long long nb = dbias ? n : 0;
+    long long total = nx + nw + nb;
+    if (total <= 0) return 0;
+    return KERNELS_LAUNCH(group_decode_backward_f32, dim3(kernels_grid_for(total, kGroupDecodeBlock)),
+                          dim3(kGroupDecodeBlock), 0, stream, x, w, dy, dx, dw, dbias, scale, batch, groups, dim, g, n,
+                          nx, nw, nb);
+}
+
+// grads: [B*N] scratch, part: [2T + 1] scratch (T = B * ceil(N / 256) tiles), both the caller's.
+extern "C" int kernels_group_decode_asl_f32(const float* x, const float* w, const float* bias, const float* targets,
+                                            const float* weights, float* loss, float* dx, float* dw, float* dbias,
+                                            float* grads, float* part, int batch, int groups, int dim, int g, int n,
+                                            const KernelsAslParams* params, void* stream)
+{
+    if (batch <= 0 || n <= 0) return 0;
+    const KernelsAslParams& a = *params;
+    long long tiles = static_cast<long long>(batch) * ((n + GROUP_DECODE_ROW_THREADS - 1) / GROUP_DECODE_ROW_THREADS);
+    unsigned blocks = tiles < KERNELS_MAX_BLOCKS ? static_cast<unsigned>(tiles) : KERNELS_MAX_BLOCKS;
+    int rc = KERNELS_LAUNCH(group_decode_asl_rows_f32, dim3(blocks), dim3(GROUP_DECODE_ROW_THREADS), 0, stream, x, w,
+                            bias, targets, weights, grads, part, batch, groups, dim, g, n, a.gamma_pos, a.gamma_neg,
+                            a.clip, a.eps, a.alpha_pos, a.alpha_neg, a.gamma_unannotated, a.alpha_unannotated,
+                            a.focus_constant);
+    if (rc != 0) return rc;
+    rc = KERNELS_LAUNCH(group_decode_asl_finish_f32, dim3(1), dim3(32), 0, stream, part, loss, tiles, a.mean);
+    if (rc != 0) return rc;
+    return kernels_group_decode_backward_f32(x, w, grads, dx, dw, dbias, part + 2 * tiles, batch, groups, dim, g, n,
+                                             stream);
+}
+#endif
