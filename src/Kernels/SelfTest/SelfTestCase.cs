@@ -3,10 +3,15 @@ namespace Kernels.SelfTesting;
 /// <summary>One self-test case: a body that calls the implementation on buffers it gets from a
 /// <see cref="CaseIo"/> (run twice: reference and implementation under test), the tolerance on
 /// the mixed relative error, and optionally outputs computed on the host instead of by the
-/// reference implementation (dropout's documented mask rule).</summary>
+/// reference implementation (dropout's documented mask rule). A reference output that is not
+/// finite fails the case unless <see cref="AllowNonFinite"/> is set (cases that feed NaN or ±inf
+/// on purpose): otherwise a bug shared by the reference and the kernel (NaN = NaN) would pass.</summary>
 public sealed record SelfTestCase(string Description, Action<object, CaseIo> Body, double Tolerance = SelfTestCase.Fp32Tolerance,
     Func<double[][]>? Expected = null)
 {
+    /// <summary>The case expects NaN or ±inf in its outputs (matched exactly).</summary>
+    public bool AllowNonFinite { get; init; }
+
     /// <summary>Float32 against the float64 reference.</summary>
     public const double Fp32Tolerance = 1e-4;
 
@@ -82,11 +87,18 @@ public sealed class CaseIo : IDisposable
         return b;
     }
 
-    /// <summary>A float output of <paramref name="n"/> elements, filled with NaN.</summary>
+    /// <summary>The NaN outputs are filled with: a quiet NaN with a payload no arithmetic produces,
+    /// so an untouched element (bit for bit this value, in the float64 reference) is told apart
+    /// from a NaN the reference computed.</summary>
+    public static readonly double Poison = BitConverter.Int64BitsToDouble(0x7FF8_DEAD_0000_0001);
+
+    public static bool IsPoison(double v) => BitConverter.DoubleToInt64Bits(v) == 0x7FF8_DEAD_0000_0001;
+
+    /// <summary>A float output of <paramref name="n"/> elements, filled with NaN (<see cref="Poison"/>).</summary>
     public DeviceBuffer Out(string name, long n)
     {
         var poison = new double[n];
-        Array.Fill(poison, double.NaN);
+        Array.Fill(poison, Poison);
         var b = Upload(poison);
         _outputs.Add((name, b, null));
         return b;
