@@ -28,8 +28,8 @@ public sealed record MlDecoderTrainOptions
     public int EmbedDim { get; init; } = 768;
     public int FeedForward { get; init; } = 2048;
     public int Heads { get; init; } = 8;
-    public int Epochs { get; init; } = 8;
-    public int StepsPerEpoch { get; init; } = 50;
+    public int Epochs { get; init; } = 10;
+    public int StepsPerEpoch { get; init; } = 60;
     public int Batch { get; init; } = 32;
     public double Lr { get; init; } = 1e-3;
     public double WeightDecay { get; init; } = 1e-4;
