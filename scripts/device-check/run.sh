@@ -2,12 +2,12 @@
 # The prepared GPU device check. Runs THERE (the device machine), from the repo root, with the pack
 # from scripts/device-check/pack.sh in .device/. One call of the device tool:
 #     command: bash scripts/device-check/run.sh        carry: [".device"]        timeout_s: 560
-# Writes at most 7 files under $OUT (the tool brings back 8 at most):
+# Writes at most 8 files under $OUT (the tool brings back 8 at most):
 #   env.txt       nvidia-smi, nvcc, glibc, python3/torch/cuDNN, .NET runtime, CPU
 #   kernels.txt   (a) kernels info; (b) selftest --device cuda / cpu / emu
 #   tests.txt     (c) the NUnit tests through the test assembly's own runner (runtime only)
 #   bench.txt     (d) `kernels bench` and the PyTorch peers on the GPU, and the ratio table
-#   train.txt     (e) `kernels train cnn` on the GPU (+ train-metrics.json)
+#   train.txt     (e) `kernels train cnn` and `kernels train ml-decoder` on the GPU (+ their metrics JSON)
 #   summary.txt   one line per step: name, exit code, seconds
 # No step aborts the script; each has its own timeout. Budget: about 7 minutes in all.
 # Here (no GPU) it can be dry-run: OUT=/tmp/devcheck-out bash scripts/device-check/run.sh
@@ -115,7 +115,7 @@ else
     # The im2col + cuBLAS convolution is opt-in until verified here: time it too (its self-test ran above).
     step "kernels bench $BDEV conv=im2col" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=im2col --warmup 2 --repeat 5
     : > /tmp/devcheck-peer.jsonl
-    for f in gemm conv train_step; do
+    for f in gemm conv train_step ml_decoder; do
         step "peer $f $BDEV" "$P" 75 sh -c "cd benchmarks/peer && $PY $f.py --device $BDEV --threads $(nproc) --warmup 2 --repeat 5 | tee -a /tmp/devcheck-peer.jsonl"
     done
     step "ratio ours/pytorch" "$P" 20 python3 scripts/device-check/ratio.py /tmp/devcheck-ours.jsonl /tmp/devcheck-peer.jsonl
@@ -125,6 +125,9 @@ fi
 T=$OUT/train.txt
 step "train cnn $BDEV" "$T" 120 dotnet "$CLI" train cnn --device "$BDEV" --seed 1 --steps 300 --out /tmp/devcheck-run
 cp /tmp/devcheck-run/metrics.json "$OUT/train-metrics.json" 2>/dev/null || true
+# The main job (ML-Decoder on synthetic multi-label images), shortened: 4 epochs.
+step "train ml-decoder $BDEV" "$T" 150 dotnet "$CLI" train ml-decoder --device "$BDEV" --seed 1 --epochs 4 --out /tmp/devcheck-mld
+cp /tmp/devcheck-mld/metrics.json "$OUT/train-mld-metrics.json" 2>/dev/null || true
 note "total $(( $(date +%s) - T_START ))s; files: $(ls "$OUT" | tr '\n' ' ')"
 cat "$SUMMARY"
 exit 0
