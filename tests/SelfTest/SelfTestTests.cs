@@ -42,7 +42,8 @@ public class SelfTestTests
         int seed = Random.Shared.Next();
         TestContext.Out.WriteLine($"seed {seed}");
         var results = SelfTest.Run(Kernels.Ilgpu.IlgpuCpuDevice.Instance, family, SelfTestSizes.Small, seed);
-        Assert.That(results.Select(r => r.Implementation).Distinct(), Is.EqualTo(new[] { "ilgpu" }), $"no ilgpu cases for {family}");
+        // Every implementation on ilgpu-cpu runs (the ILGPU kernels; for Conv also im2col on the ILGPU GEMM).
+        Assert.That(results.Select(r => r.Implementation).Distinct(), Does.Contain("ilgpu"), $"no ilgpu cases for {family}");
         Assert.That(results.Where(r => !r.Passed), Is.Empty, Failures(results));
     }
 
