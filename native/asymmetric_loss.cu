@@ -64,17 +64,8 @@ extern "C" __global__ void asymmetric_loss_entries_f32(const float* __restrict__
                                                        int focus_constant, int count_slot, float host_scale)
 {
     __shared__ float sh[KERNELS_ASL_BLOCK];
-    KernelsAslParams a;
-    a.gamma_pos = gamma_pos;
-    a.gamma_neg = gamma_neg;
-    a.clip = clip;
-    a.eps = eps;
-    a.alpha_pos = alpha_pos;
-    a.alpha_neg = alpha_neg;
-    a.gamma_unannotated = gamma_unannotated;
-    a.alpha_unannotated = alpha_unannotated;
-    a.focus_constant = focus_constant;
-    a.mean = 0; // the mean's scale is applied here, from count_slot / host_scale
+    const KernelsAslParams a = kernels_asl_params(gamma_pos, gamma_neg, clip, eps, alpha_pos, alpha_neg,
+                                                  gamma_unannotated, alpha_unannotated, focus_constant);
     float scale = kernels_asl_scale(counts, count_slot, host_scale);
     long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
     float s = 0.0f;

@@ -94,17 +94,8 @@ extern "C" __global__ void group_decode_asl_rows_f32(const float* __restrict__ x
 {
     __shared__ float sum_sh[GROUP_DECODE_ROW_THREADS];
     __shared__ float cnt_sh[GROUP_DECODE_ROW_THREADS];
-    KernelsAslParams a;
-    a.gamma_pos = gamma_pos;
-    a.gamma_neg = gamma_neg;
-    a.clip = clip;
-    a.eps = eps;
-    a.alpha_pos = alpha_pos;
-    a.alpha_neg = alpha_neg;
-    a.gamma_unannotated = gamma_unannotated;
-    a.alpha_unannotated = alpha_unannotated;
-    a.focus_constant = focus_constant;
-    a.mean = 0;
+    const KernelsAslParams a = kernels_asl_params(gamma_pos, gamma_neg, clip, eps, alpha_pos, alpha_neg,
+                                                  gamma_unannotated, alpha_unannotated, focus_constant);
     int tid = threadIdx.x;
     int chunks = (n + GROUP_DECODE_ROW_THREADS - 1) / GROUP_DECODE_ROW_THREADS;
     long long tiles = static_cast<long long>(batch) * chunks;

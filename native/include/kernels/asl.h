@@ -10,6 +10,26 @@ struct KernelsAslParams
     int focus_constant, mean;
 };
 
+// The kernels take the options as scalar parameters (plain PTX .params); this packs them.
+__device__ __host__ __forceinline__ KernelsAslParams kernels_asl_params(float gamma_pos, float gamma_neg, float clip,
+                                                                         float eps, float alpha_pos, float alpha_neg,
+                                                                         float gamma_unannotated, float alpha_unannotated,
+                                                                         int focus_constant)
+{
+    KernelsAslParams a;
+    a.gamma_pos = gamma_pos;
+    a.gamma_neg = gamma_neg;
+    a.clip = clip;
+    a.eps = eps;
+    a.alpha_pos = alpha_pos;
+    a.alpha_neg = alpha_neg;
+    a.gamma_unannotated = gamma_unannotated;
+    a.alpha_unannotated = alpha_unannotated;
+    a.focus_constant = focus_constant;
+    a.mean = 0; // callers apply the mean's scale themselves
+    return a;
+}
+
 __device__ __host__ __forceinline__ float kernels_asl_entry(float x, float y, const KernelsAslParams& a, float* grad)
 {
     float e = expf(-fabsf(x));
