@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Kernels.Nets.Benchmarking;
+using Kernels.Nets.IO;
 using Spectre.Console;
 
 namespace Kernels.Cli.Commands;
@@ -72,8 +73,7 @@ public static class BenchCommand
         console.Write(table);
         if (jsonPath is not null)
         {
-            File.WriteAllLines(jsonPath + ".tmp", lines);
-            File.Move(jsonPath + ".tmp", jsonPath, overwrite: true);
+            AtomicFile.WriteAllLines(jsonPath, lines);
         }
         return Program.ExitOk;
     }

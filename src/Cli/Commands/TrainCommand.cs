@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Kernels.Nets;
 using Kernels.Nets.Data;
+using Kernels.Nets.IO;
 using Kernels.Nets.Modules;
 using Kernels.Nets.Optim;
 using Kernels.Nets.Schedules;
@@ -120,8 +121,7 @@ public static class TrainCommand
             $"\"first_loss\":{firstLoss:0.######},\"last_loss\":{lastLoss:0.######},\"held_out_accuracy\":{accuracy:0.####}," +
             $"\"seconds\":{seconds:0.###},\"images_per_second\":{steps * (double)batch / seconds:0.#}}}\n");
         var metricsPath = Path.Combine(dir, "metrics.json");
-        File.WriteAllText(metricsPath + ".tmp", metrics);
-        File.Move(metricsPath + ".tmp", metricsPath, overwrite: true);
+        AtomicFile.WriteAllText(metricsPath, metrics);
         console.MarkupLine($"held-out accuracy [bold]{accuracy:P1}[/] on {total} images; loss {firstLoss:0.000} → {lastLoss:0.000}; " +
                            $"{seconds:0.0} s; wrote {Markup.Escape(checkpoint)} and metrics.json");
         return Program.ExitOk;

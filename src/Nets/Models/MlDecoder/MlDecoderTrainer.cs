@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Kernels.Nets.Data;
+using Kernels.Nets.IO;
 using Kernels.Nets.Losses;
 using Kernels.Nets.Metrics;
 using Kernels.Nets.Models.Backbones;
@@ -195,7 +196,6 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         }
         sb.Append(CultureInfo.InvariantCulture, $"],\"map\":{best:R}}}\n");
         var path = Path.Combine(outDir, "metrics.json");
-        File.WriteAllText(path + ".tmp", sb.ToString());
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, sb.ToString());
     }
 }
