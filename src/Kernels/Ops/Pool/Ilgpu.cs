@@ -93,6 +93,32 @@ public sealed class PoolIlgpu(Device device) : IPool
         return Math.Min(start + kernel, input + pad) - start;
     }
 
+    /// <summary>The input window of output element i (flat over planes × outD × outH × outW),
+    /// clipped to the input: the forward kernels' shared index arithmetic.</summary>
+    private readonly struct Window
+    {
+        public readonly long Plane;
+        public readonly int Od, Oh, Ow, D0, D1, H0, H1, W0, W1;
+
+        private Window(long plane, int od, int oh, int ow, int d0, int d1, int h0, int h1, int w0, int w1)
+        {
+            Plane = plane; Od = od; Oh = oh; Ow = ow;
+            D0 = d0; D1 = d1; H0 = h0; H1 = h1; W0 = w0; W1 = w1;
+        }
+
+        public static Window Of(long i, int inD, int inH, int inW, int outD, int outH, int outW, int kD, int kH, int kW,
+            int sD, int sH, int sW, int pD, int pH, int pW)
+        {
+            long t = i;
+            int ow = (int)(t % outW); t /= outW;
+            int oh = (int)(t % outH); t /= outH;
+            int od = (int)(t % outD);
+            int ds = od * sD - pD, hs = oh * sH - pH, ws = ow * sW - pW;
+            return new Window(t / outD, od, oh, ow, Math.Max(ds, 0), Math.Min(ds + kD, inD), Math.Max(hs, 0),
+                Math.Min(hs + kH, inH), Math.Max(ws, 0), Math.Min(ws + kW, inW));
+        }
+    }
+
     /// <summary>Same scan as the cpu: (d, h, w) in order, the first strict maximum wins, the first
     /// NaN wins outright; an all −∞ window keeps its first cell.</summary>
     private static void MaxForwardKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<int> argmax, long total,
@@ -104,15 +130,9 @@ public sealed class PoolIlgpu(Device device) : IPool
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = Grid.GlobalIndex.X; i < total; i += stride)
         {
-            long t = i;
-            int ow = (int)(t % outW); t /= outW;
-            int oh = (int)(t % outH); t /= outH;
-            int od = (int)(t % outD);
-            long xo = t / outD * inPlane;
-            int ds = od * sD - pD, hs = oh * sH - pH, ws = ow * sW - pW;
-            int d0 = Math.Max(ds, 0), d1 = Math.Min(ds + kD, inD);
-            int h0 = Math.Max(hs, 0), h1 = Math.Min(hs + kH, inH);
-            int w0 = Math.Max(ws, 0), w1 = Math.Min(ws + kW, inW);
+            var win = Window.Of(i, inD, inH, inW, outD, outH, outW, kD, kH, kW, sD, sH, sW, pD, pH, pW);
+            long xo = win.Plane * inPlane;
+            int d0 = win.D0, d1 = win.D1, h0 = win.H0, h1 = win.H1, w0 = win.W0, w1 = win.W1;
             float best = float.NegativeInfinity;
             int bestIdx = d0 * hw + h0 * inW + w0;
             bool nan = false;
@@ -180,15 +200,10 @@ public sealed class PoolIlgpu(Device device) : IPool
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = Grid.GlobalIndex.X; i < total; i += stride)
         {
-            long t = i;
-            int ow = (int)(t % outW); t /= outW;
-            int oh = (int)(t % outH); t /= outH;
-            int od = (int)(t % outD);
-            long xo = t / outD * inPlane;
-            int ds = od * sD - pD, hs = oh * sH - pH, ws = ow * sW - pW;
-            int d0 = Math.Max(ds, 0), d1 = Math.Min(ds + kD, inD);
-            int h0 = Math.Max(hs, 0), h1 = Math.Min(hs + kH, inH);
-            int w0 = Math.Max(ws, 0), w1 = Math.Min(ws + kW, inW);
+            var win = Window.Of(i, inD, inH, inW, outD, outH, outW, kD, kH, kW, sD, sH, sW, pD, pH, pW);
+            long xo = win.Plane * inPlane;
+            int od = win.Od, oh = win.Oh, ow = win.Ow;
+            int d0 = win.D0, d1 = win.D1, h0 = win.H0, h1 = win.H1, w0 = win.W0, w1 = win.W1;
             float sum = 0f;
             for (int d = d0; d < d1; d++)
                 for (int h = h0; h < h1; h++)
