@@ -115,24 +115,28 @@ public class UnetTrainerTests
         Assert.That(Overlay.Crc32(0xFFFFFFFFu, "123456789"u8) ^ 0xFFFFFFFFu, Is.EqualTo(0xCBF43926u));
     }
 
-    [Test]
-    public void PatchSamplerOversamplesTumoursAndKeepsImageAndLabelsAligned()
+    [TestCase(UNetMode.Unet3d)]
+    [TestCase(UNetMode.Unet25d)]
+    public void BatchesKeepImageAndLabelsAlignedAndFavourTumours(UNetMode mode)
     {
         var c = Tiny(5);
-        var sampler = new PatchSampler([c], tumourFraction: 1, liverFraction: 0, flips: true);
+        var o = TinyOptions(mode) with { Batch = 6, ForegroundFraction = 1, LesionFraction = 1, RotationProbability = 0, Patch = mode == UNetMode.Unet3d ? [4, 4, 4] : [4, 4] };
+        var sampler = UNetTrainer.Sampler(o) is var s0 ? new Kernels.Nets.Data.Lits.PatchSampler(s0.Options with { IntensityProbability = 0 }) : null!;
+        var volumes = new[] { new Kernels.Nets.Data.Lits.TrainingVolume(c.Image, c.Labels, (16, 16, 8)) };
         using var scope = TensorScope.Begin();
-        var (x, y) = sampler.Batch(6, [4, 4, 4], 0, new Rng(9), Device.Cpu);
-        Assert.That(x.Shape, Is.EqualTo(new Shape(6, 1, 4, 4, 4)));
+        var (x, y) = UNetTrainer.Batch(sampler, volumes, o, new Rng(9), Device.Cpu);
+        Assert.That(x.Shape, Is.EqualTo(mode == UNetMode.Unet3d ? new Shape(6, 1, 4, 4, 4) : new Shape(6, 3, 4, 4)));
+        Assert.That(y.Shape, Is.EqualTo(mode == UNetMode.Unet3d ? new Shape(6, 4, 4, 4) : new Shape(6, 4, 4)));
         var img = x.ToFloats();
         var lab = y.ToArray<int>();
+        int per = lab.Length / 6, chans = mode == UNetMode.Unet3d ? 1 : 3, mid = mode == UNetMode.Unet3d ? 0 : 1;
         for (int b = 0; b < 6; b++)
-            Assert.That(lab.Skip(b * 64).Take(64).Count(v => v == 2), Is.GreaterThan(0), "every patch is centred near a tumour voxel");
-        // Image values follow the label (0.6·label − 0.5 plus small noise, or the pad value 'min' with label 0).
-        for (int i = 0; i < lab.Length; i++)
-            Assert.That(Math.Abs(img[i] - (lab[i] * 0.6f - 0.5f)), Is.LessThan(0.5f));
-        var (x2, y2) = sampler.Batch(3, [8, 8], 1, new Rng(9), Device.Cpu);
-        Assert.That(x2.Shape, Is.EqualTo(new Shape(3, 3, 8, 8)));
-        Assert.That(y2.Shape, Is.EqualTo(new Shape(3, 8, 8)));
+        {
+            Assert.That(lab.Skip(b * per).Take(per).Count(v => v == 2), Is.GreaterThan(0), "every patch is centred on a tumour voxel");
+            // The image follows the label (0.6·label − 0.5 plus small noise); for 2.5D the middle channel.
+            for (int i = 0; i < per; i++)
+                Assert.That(Math.Abs(img[(b * chans + mid) * per + i] - (lab[b * per + i] * 0.6f - 0.5f)), Is.LessThan(0.5f));
+        }
     }
 
     [Test]
