@@ -199,4 +199,41 @@ public class UnetTrainerTests
         Assert.That(code, Is.EqualTo(Program.ExitUserError));
         Assert.That(stderr.ToString(), Does.Contain("missing.safetensors"));
     }
+
+    [TestCase("--data", "lits:/no/such/folder", "/no/such/folder")]
+    [TestCase("--data", "imagenet", "--data 'imagenet'")]
+    [TestCase("--patch", "32,64", "--patch 32,64")]
+    [TestCase("--patch", "30,64,64", "multiple of 8")]
+    [TestCase("--norm", "layer", "--norm 'layer'")]
+    public void TrainUnetRefusesBadArgumentsBeforeTraining(string option, string value, string expected)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, option, value], stdout, stderr);
+        Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout.ToString());
+        Assert.That(stderr.ToString(), Does.Contain(expected));
+    }
+
+    [Test]
+    public void TrainUnetReadsALitsFolder()
+    {
+        // Three tiny cases in the LiTS layout (HU volumes, uint8 labels): 2 train, 1 validation.
+        for (int i = 0; i < 3; i++)
+        {
+            var c = Tiny(i);
+            var hu = c.Image.Select(v => v * 200f).ToArray();
+            NiftiWriter.Write(Path.Combine(_dir, $"volume-{i}.nii"), NiftiImage<float>.Create(hu, (16, 16, 8), (1, 1, 2)), NiftiDataType.Float32);
+            NiftiWriter.Write(Path.Combine(_dir, $"segmentation-{i}.nii"), NiftiImage<byte>.Create(c.Labels, (16, 16, 8), (1, 1, 2)), NiftiDataType.UInt8);
+        }
+        var outDir = Path.Combine(_dir, "run");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--data", "lits:" + _dir, "--patch", "8,8,8", "--width", "2", "--depth", "1",
+            "--epochs", "1", "--steps-per-epoch", "1", "--out", outDir], stdout, stderr);
+        Assert.That(code, Is.EqualTo(0), stderr.ToString());
+        var lines = stdout.ToString().Trim().Split('\n');
+        Assert.That(lines[^1], Does.Match(@"^final liver dice: \d\.\d{4} lesion dice: \d\.\d{4}$"));
+        Assert.That(stdout.ToString(), Does.Contain("2 for training, 1 for validation"));
+        Assert.That(File.Exists(Path.Combine(outDir, "checkpoint.safetensors")), Is.True);
+    }
 }
