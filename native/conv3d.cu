@@ -20,7 +20,7 @@
 // normalisation folded in) and ReLU / LeakyReLU: y = act((acc + bias[c]) · scale[c] + shift[c]).
 // Geometry (mirrored by the C# cuda path): GEMM kernels grid (⌈rows/64⌉, ⌈cols/64⌉, groups
 // [× splits]), 256 threads; transpose (⌈cols/32⌉, ⌈rows/32⌉ capped, batch capped), 32×8;
-// reduce 1-D grid-stride, 256; channel sum one block of 256 per channel.
+// narrow transpose and reduce 1-D grid-stride, 256; channel sum one block of 256 per channel.
 // conv3d_forward_tc_f16 is the tensor-core forward (mma.sync m16n8k16, fp16 in, fp32 accumulate,
 // cg a multiple of 16): nvcc / NVRTC only, sm_80 and later; the emulator cannot run it, so it has
 // no host wrapper and the C# side launches it only behind the opt-in "native-tc" implementation.
@@ -83,16 +83,16 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
     const long long m0 = static_cast<long long>(blockIdx.x) * CONV3D_BM;
     const int n0 = static_cast<int>(blockIdx.y) * CONV3D_BN;
 
-    // A: this thread loads reduction step ak of rows ar and ar + 32 at every stage; the rows'
-    // output positions are decoded once.
+    // A: this thread loads reduction step ak of rows ar + j·CONV3D_AROWS at every stage; the
+    // rows' output positions are decoded once.
     const int ak = tid % CONV3D_BK, ar = tid / CONV3D_BK;
-    long long abase[2];
-    int az[2], ay[2], ax[2];
-    bool aok[2];
+    long long abase[CONV3D_SLOTS];
+    int az[CONV3D_SLOTS], ay[CONV3D_SLOTS], ax[CONV3D_SLOTS];
+    bool aok[CONV3D_SLOTS];
 #pragma unroll
-    for (int s = 0; s < 2; ++s)
+    for (int s = 0; s < CONV3D_SLOTS; ++s)
     {
-        long long m = m0 + ar + 32 * s;
+        long long m = m0 + ar + CONV3D_AROWS * s;
         aok[s] = m < M;
         long long mm = aok[s] ? m : 0;
         int ow = static_cast<int>(mm % p.ow);
@@ -117,7 +117,7 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
         int tap = k / cg, c = k - tap * cg, tz, ty, tx;
         conv3d_tap(p, tap, tz, ty, tx);
 #pragma unroll
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < CONV3D_SLOTS; ++s)
         {
             float v = 0.0f;
             int z = az[s] + tz * p.dd, yy = ay[s] + ty * p.dh, xx = ax[s] + tx * p.dw;
@@ -125,13 +125,13 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
                 static_cast<unsigned>(yy) < static_cast<unsigned>(p.ih) &&
                 static_cast<unsigned>(xx) < static_cast<unsigned>(p.iw))
                 v = x[(((abase[s] + z) * p.ih + yy) * p.iw + xx) * p.cin + g * cg + c];
-            As[ak][ar + 32 * s] = v;
+            As[ak][ar + CONV3D_AROWS * s] = v;
         }
 #pragma unroll
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < CONV3D_SLOTS; ++s)
         {
-            int kb = k0 + bk + 4 * s, col = n0 + bn;
-            Bs[bk + 4 * s][bn] = kb < K && col < og ? wg[static_cast<long long>(kb) * og + col] : 0.0f;
+            int kb = k0 + bk + CONV3D_BSTEP * s, col = n0 + bn;
+            Bs[bk + CONV3D_BSTEP * s][bn] = kb < K && col < og ? wg[static_cast<long long>(kb) * og + col] : 0.0f;
         }
         __syncthreads();
         conv3d_tile_fma(As, Bs, acc, tm, tn);
@@ -170,13 +170,13 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
 
     // Rows are input positions; (z, y, x) + padding is where each tap's output would start.
     const int ak = tid % CONV3D_BK, ar = tid / CONV3D_BK;
-    long long abase[2];
-    int az[2], ay[2], ax[2];
-    bool aok[2];
+    long long abase[CONV3D_SLOTS];
+    int az[CONV3D_SLOTS], ay[CONV3D_SLOTS], ax[CONV3D_SLOTS];
+    bool aok[CONV3D_SLOTS];
 #pragma unroll
-    for (int s = 0; s < 2; ++s)
+    for (int s = 0; s < CONV3D_SLOTS; ++s)
     {
-        long long m = m0 + ar + 32 * s;
+        long long m = m0 + ar + CONV3D_AROWS * s;
         aok[s] = m < M;
         long long mm = aok[s] ? m : 0;
         int ix = static_cast<int>(mm % p.iw);
@@ -201,7 +201,7 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
         int tap = k / og, co = k - tap * og, tz, ty, tx;
         conv3d_tap(p, tap, tz, ty, tx);
 #pragma unroll
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < CONV3D_SLOTS; ++s)
         {
             float v = 0.0f;
             // Output o reaches input i through tap t when o·s − p + t·d = i.
@@ -213,13 +213,13 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
                 if (oz < p.od && oy < p.oh && ox < p.ow)
                     v = dy[(((abase[s] + oz) * p.oh + oy) * p.ow + ox) * p.cout + g * og + co];
             }
-            As[ak][ar + 32 * s] = v;
+            As[ak][ar + CONV3D_AROWS * s] = v;
         }
 #pragma unroll
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < CONV3D_SLOTS; ++s)
         {
-            int kb = k0 + bk + 4 * s, col = n0 + bn;
-            Bs[bk + 4 * s][bn] = kb < K && col < cg ? wg[static_cast<long long>(kb) * cg + col] : 0.0f;
+            int kb = k0 + bk + CONV3D_BSTEP * s, col = n0 + bn;
+            Bs[bk + CONV3D_BSTEP * s][bn] = kb < K && col < cg ? wg[static_cast<long long>(kb) * cg + col] : 0.0f;
         }
         __syncthreads();
         conv3d_tile_fma(As, Bs, acc, tm, tn);
@@ -258,7 +258,7 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
     const long long kEnd = kBegin + chunk < K ? kBegin + chunk : K;
     const int m0 = static_cast<int>(blockIdx.x) * CONV3D_BM, n0 = static_cast<int>(blockIdx.y) * CONV3D_BN;
 
-    // A (dy, dense along co): rows am at steps ak, ak + 4. B (x gathered): column bn's tap and
+    // A (dy, dense along co): row am at steps ak + j·CONV3D_BSTEP. B (x gathered): column bn's tap and
     // channel are decoded once; each step decodes its output position.
     const int am = tid % CONV3D_BM, ak = tid / CONV3D_BM;
     const int bn = tid % CONV3D_BN, bk = tid / CONV3D_BN;
@@ -272,15 +272,15 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
     for (long long k0 = kBegin; k0 < kEnd; k0 += CONV3D_BK)
     {
 #pragma unroll
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < CONV3D_SLOTS; ++s)
         {
-            long long k = k0 + ak + 4 * s;
-            As[ak + 4 * s][am] = k < kEnd && m0 + am < og ? dy[k * p.cout + g * og + m0 + am] : 0.0f;
+            long long k = k0 + ak + CONV3D_BSTEP * s;
+            As[ak + CONV3D_BSTEP * s][am] = k < kEnd && m0 + am < og ? dy[k * p.cout + g * og + m0 + am] : 0.0f;
         }
 #pragma unroll
-        for (int s = 0; s < 2; ++s)
+        for (int s = 0; s < CONV3D_SLOTS; ++s)
         {
-            long long k = k0 + bk + 4 * s;
+            long long k = k0 + bk + CONV3D_BSTEP * s;
             float v = 0.0f;
             if (bok && k < kEnd)
             {
@@ -297,7 +297,7 @@ extern "C" __global__ void __launch_bounds__(CONV3D_THREADS, 1)
                     static_cast<unsigned>(xx) < static_cast<unsigned>(p.iw))
                     v = x[(((n * p.id + z) * p.ih + yy) * p.iw + xx) * p.cin + g * cg + bci];
             }
-            Bs[bk + 4 * s][bn] = v;
+            Bs[bk + CONV3D_BSTEP * s][bn] = v;
         }
         __syncthreads();
         conv3d_tile_fma(As, Bs, acc, tm, tn);
@@ -368,6 +368,20 @@ extern "C" __global__ void conv3d_transpose_f32(const float* __restrict__ src, f
             }
             __syncthreads();
         }
+    }
+}
+
+// The same transpose when one side is under a tile (few channels): no shared memory, reads
+// consecutive, writes strided by rows.
+extern "C" __global__ void conv3d_transpose_narrow_f32(const float* __restrict__ src, float* __restrict__ dst,
+                                                       int batch, long long rows, long long cols)
+{
+    const long long plane = rows * cols, total = plane * batch;
+    long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
+    for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride)
+    {
+        long long b = e / plane, rc = e - b * plane, r = rc / cols, c = rc - r * cols;
+        dst[b * plane + c * rows + r] = src[e];
     }
 }
 
@@ -592,6 +606,10 @@ extern "C" int kernels_conv3d_transpose_f32(const float* src, float* dst, int ba
                                             void* stream)
 {
     if (batch <= 0 || rows <= 0 || cols <= 0) return 0;
+    if (rows < CONV3D_TILE || cols < CONV3D_TILE)
+        return KERNELS_LAUNCH(conv3d_transpose_narrow_f32,
+                              dim3(kernels_grid_for(rows * cols * batch, CONV3D_THREADS)), dim3(CONV3D_THREADS), 0,
+                              stream, src, dst, batch, rows, cols);
     long long rowTiles = (rows + CONV3D_TILE - 1) / CONV3D_TILE;
     dim3 grid(conv3d_blocks(cols, CONV3D_TILE), static_cast<unsigned>(rowTiles < 65535 ? rowTiles : 65535),
               static_cast<unsigned>(batch < 65535 ? batch : 65535));

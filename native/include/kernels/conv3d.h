@@ -21,11 +21,16 @@ struct Conv3dParams
 #define CONV3D_ACT_LEAKY_RELU 2
 
 // Tiles of the fp32 implicit-GEMM kernels: BM output rows × BN columns per block of 256 threads,
-// BK of the reduction per shared-memory stage; each thread computes a 4×4 micro-tile.
+// BK of the reduction per shared-memory stage; each thread computes a 4×4 micro-tile and loads
+// SLOTS elements of each operand per stage (A: step tid % BK of rows tid / BK + j·AROWS; B: step
+// tid / BN + j·BSTEP of column tid % BN).
 #define CONV3D_BM 64
 #define CONV3D_BN 64
-#define CONV3D_BK 8
+#define CONV3D_BK 16
 #define CONV3D_THREADS 256
+#define CONV3D_SLOTS (CONV3D_BM * CONV3D_BK / CONV3D_THREADS)
+#define CONV3D_AROWS (CONV3D_THREADS / CONV3D_BK)
+#define CONV3D_BSTEP (CONV3D_THREADS / CONV3D_BN)
 
 // Tiles of the tensor-core forward (mma.sync m16n8k16 fp16 → fp32): 128 threads = 4 warps in a
 // 2×2 arrangement of 32×32 warp tiles; the reduction goes 16 channels of one tap at a time.
@@ -34,6 +39,7 @@ struct Conv3dParams
 #define CONV3D_TC_BK 16
 #define CONV3D_TC_THREADS 128
 
-// The batched transpose: 32×32 tiles, blocks of 32×8 threads.
+// The batched transpose: 32×32 tiles, blocks of 32×8 threads, when both sides are at least 32;
+// otherwise (few channels) the narrow form, a 1-D grid-stride loop of 256-thread blocks.
 #define CONV3D_TILE 32
 #define CONV3D_TILE_ROWS 8

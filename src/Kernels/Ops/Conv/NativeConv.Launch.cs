@@ -32,18 +32,18 @@ internal readonly record struct Conv3dParams(
 public abstract unsafe partial class ConvNativeBase
 {
     // Tile constants of native/include/kernels/conv3d.h.
-    private const int Tile = 64, ReductionStep = 8, GemmThreads = 256, TcThreads = 128, TransposeTile = 32,
+    private const int Tile = 64, ReductionStep = 16, GemmThreads = 256, TcThreads = 128, TransposeTile = 32,
         TransposeRows = 8;
 
     private const int ActNone = 0, ActRelu = 1, ActLeakyRelu = 2;
 
     private const int FnForward = 0, FnBackwardData = 1, FnBackwardWeights = 2, FnWeightsReduce = 3, FnTranspose = 4,
-        FnChannelSum = 5, FnForwardTc = 6;
+        FnChannelSum = 5, FnForwardTc = 6, FnTransposeNarrow = 7;
 
     internal static readonly string[] CudaKernels =
     [
         "conv3d_forward_f32", "conv3d_backward_data_f32", "conv3d_backward_weights_f32", "conv3d_weights_reduce_f32",
-        "conv3d_transpose_f32", "conv3d_channel_sum_f32", "conv3d_forward_tc_f16",
+        "conv3d_transpose_f32", "conv3d_channel_sum_f32", "conv3d_forward_tc_f16", "conv3d_transpose_narrow_f32",
     ];
 
     /// <summary>Bytes of the parameter struct as passed (tests compare with the PTX .param size).</summary>
@@ -55,7 +55,8 @@ public abstract unsafe partial class ConvNativeBase
 
     private static uint Blocks(long n, int tile) => (uint)((n + tile - 1) / tile);
 
-    // conv3d_transpose_f32(const float* src, float* dst, int batch, long long rows, long long cols)
+    // conv3d_transpose_f32 / conv3d_transpose_narrow_f32 (the latter when a side is under a tile)
+    //     (const float* src, float* dst, int batch, long long rows, long long cols)
     private void Transpose(DeviceBuffer src, DeviceBuffer dst, int batch, long rows, long cols)
     {
         if (_cuda is null)
@@ -75,6 +76,12 @@ public abstract unsafe partial class ConvNativeBase
         args.Add(batch);
         args.Add(rows);
         args.Add(cols);
+        if (rows < TransposeTile || cols < TransposeTile)
+        {
+            _cuda.Device.Stream.Launch(_cuda[FnTransposeNarrow], NativeModules.GridFor(rows * cols * batch, GemmThreads),
+                GemmThreads, 0, args);
+            return;
+        }
         long rowTiles = (rows + TransposeTile - 1) / TransposeTile;
         var grid = new Dim3(Blocks(cols, TransposeTile), (uint)Math.Min(rowTiles, 65535), (uint)Math.Min(batch, 65535));
         _cuda.Device.Stream.Launch(_cuda[FnTranspose], grid, new Dim3(TransposeTile, TransposeRows), 0, args);
