@@ -22,8 +22,9 @@
 // [× splits]), 256 threads; transpose (⌈cols/32⌉, ⌈rows/32⌉ capped, batch capped), 32×8;
 // narrow transpose and reduce 1-D grid-stride, 256; channel sum one block of 256 per channel.
 // conv3d_forward_tc_f16 is the tensor-core forward (mma.sync m16n8k16, fp16 in, fp32 accumulate,
-// cg a multiple of 16): nvcc / NVRTC only, sm_80 and later; the emulator cannot run it, so it has
-// no host wrapper and the C# side launches it only behind the opt-in "native-tc" implementation.
+// cg a multiple of 16), sm_80 and later. The emulator runs it with a software mma (below) for a
+// test of its tiling; the registry never picks it on emu, and on cuda only behind the opt-in
+// "native-tc" implementation (unverified on a GPU).
 #include "kernels/emu.h"
 #include "kernels/conv3d.h"
 
@@ -409,13 +410,14 @@ extern "C" __global__ void conv3d_channel_sum_f32(int batch, int channels, long 
     if (tid == 0) sum[c] = part[0];
 }
 
-#if defined(__CUDACC__)
-// ---- tensor cores (nvcc / NVRTC only) ---------------------------------------------------------
+// ---- tensor cores ------------------------------------------------------------------------------
 // Row stride of the fp16 tiles in shared memory: 16 values + 8 of padding = 12 words, so the 8
 // rows × 4 words a fragment load touches fall in 32 distinct banks.
 #define CONV3D_TC_LD 24
 
+#if defined(__CUDACC__)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define CONV3D_TC_BODY 1
 __device__ __forceinline__ unsigned short conv3d_f2h(float v)
 {
     unsigned short h;
@@ -438,6 +440,105 @@ __device__ __forceinline__ void conv3d_mma(float (&c)[4], const unsigned (&a)[4]
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+#define CONV3D_SMEM_ALIGN __align__(16)
+__device__ __forceinline__ unsigned conv3d_ld32(const unsigned short* p) { return *reinterpret_cast<const unsigned*>(p); }
+
+// Eight consecutive floats, 16-byte aligned, through the read-only path.
+__device__ __forceinline__ void conv3d_load8(const float* __restrict__ p, float (&v)[8])
+{
+    float4 u = __ldg(reinterpret_cast<const float4*>(p));
+    float4 w = __ldg(reinterpret_cast<const float4*>(p + 4));
+    v[0] = u.x; v[1] = u.y; v[2] = u.z; v[3] = u.w;
+    v[4] = w.x; v[5] = w.y; v[6] = w.z; v[7] = w.w;
+}
+#endif
+#else
+// The emulator: fp16 conversions in software (round to nearest even, subnormals, inf / NaN) and
+// mma.sync m16n8k16 computed from the fragments the warp's lanes hold, gathered with shuffles,
+// following the PTX ISA's fragment layout (A row-major 16×16: a0,a1 (g, 2t..2t+1), a2,a3 (g+8, ·),
+// a4,a5 (g, 2t+8..), a6,a7 (g+8, 2t+8..); B 16×8 column: b0,b1 (k 2t..2t+1, n g), b2,b3 (k + 8);
+// C: c0,c1 (g, 2t..2t+1), c2,c3 (g+8, ·); g = lane / 4, t = lane % 4, the lower k in the low
+// half of each register). So the tensor-core kernel's tiling, loads, splits and epilogue run on
+// emu; the layout itself is this reading of the ISA until a GPU run confirms it.
+#define CONV3D_TC_BODY 1
+static inline unsigned short conv3d_f2h(float f)
+{
+    unsigned x = std::bit_cast<unsigned>(f);
+    unsigned sign = (x >> 16) & 0x8000u, mant = x & 0x7fffffu;
+    int e = static_cast<int>((x >> 23) & 0xffu);
+    if (e == 0xff) return static_cast<unsigned short>(sign | 0x7c00u | (mant != 0 ? 0x200u : 0u));
+    int exp = e - 127 + 15;
+    if (exp >= 31) return static_cast<unsigned short>(sign | 0x7c00u);
+    if (exp <= 0)
+    {
+        if (exp < -10) return static_cast<unsigned short>(sign);
+        mant |= 0x800000u;
+        int shift = 14 - exp;
+        unsigned h = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1u))) ++h;
+        return static_cast<unsigned short>(sign | h);
+    }
+    unsigned h = (static_cast<unsigned>(exp) << 10) | (mant >> 13), rem = mant & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h; // a carry into the exponent is right
+    return static_cast<unsigned short>(sign | h);
+}
+
+static inline float conv3d_h2f(unsigned short h)
+{
+    unsigned sign = (static_cast<unsigned>(h) & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    if (exp == 0)
+    {
+        float v = std::ldexp(static_cast<float>(mant), -24);
+        return sign != 0 ? -v : v;
+    }
+    if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
+    return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+static inline float conv3d_half_of(unsigned reg, int k) { return conv3d_h2f(static_cast<unsigned short>(reg >> (16 * (k & 1)))); }
+
+static inline void conv3d_mma(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2])
+{
+    const int lane = static_cast<int>(threadIdx.x) & 31, g = lane >> 2, t = lane & 3;
+    // A rows g and g + 8: register j of lane g·4 + t' holds k = 2t' + (j ≥ 2 ? 8 : 0) + {0, 1}.
+    unsigned arow[4][4]; // [source t'][register]
+    for (int tp = 0; tp < 4; ++tp)
+        for (int j = 0; j < 4; ++j) arow[tp][j] = __shfl_sync(0xffffffffu, a[j], g * 4 + tp);
+    // B columns 2t and 2t + 1: register j of lane n·4 + t' holds k = 2t' + 8j + {0, 1}.
+    unsigned bcol[2][4][2]; // [column][source t'][register]
+    for (int cn = 0; cn < 2; ++cn)
+        for (int tp = 0; tp < 4; ++tp)
+            for (int j = 0; j < 2; ++j) bcol[cn][tp][j] = __shfl_sync(0xffffffffu, b[j], (2 * t + cn) * 4 + tp);
+    for (int e = 0; e < 4; ++e)
+    {
+        int upper = e >> 1, cn = e & 1;
+        float sum = 0.0f;
+        for (int k = 0; k < 16; ++k)
+        {
+            int tp = (k & 7) >> 1, hi = k >> 3;
+            float av = conv3d_half_of(arow[tp][upper + 2 * hi], k);
+            float bv = conv3d_half_of(bcol[cn][tp][hi], k);
+            sum = std::fma(av, bv, sum);
+        }
+        c[e] += sum;
+    }
+}
+
+#define CONV3D_SMEM_ALIGN
+static inline unsigned conv3d_ld32(const unsigned short* p)
+{
+    unsigned v;
+    std::memcpy(&v, p, sizeof v); // two halves, the lower index in the low bits (little-endian)
+    return v;
+}
+
+static inline void conv3d_load8(const float* p, float (&v)[8])
+{
+    for (int i = 0; i < 8; ++i) v[i] = p[i];
+}
+#endif
+
+#if defined(CONV3D_TC_BODY)
 // Eight floats → fp16 (hi) and the fp16 of what hi missed (lo), into two shared rows.
 __device__ __forceinline__ void conv3d_store_split(const float (&v)[8], unsigned short* hi, unsigned short* lo)
 {
@@ -460,11 +561,11 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
                           const float* __restrict__ bias, const float* __restrict__ scale,
                           const float* __restrict__ shift, int act, float alpha, int split, float* __restrict__ y)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    __shared__ __align__(16) unsigned short AsHi[CONV3D_TC_BM * CONV3D_TC_LD];
-    __shared__ __align__(16) unsigned short AsLo[CONV3D_TC_BM * CONV3D_TC_LD];
-    __shared__ __align__(16) unsigned short BsHi[CONV3D_TC_BN * CONV3D_TC_LD];
-    __shared__ __align__(16) unsigned short BsLo[CONV3D_TC_BN * CONV3D_TC_LD];
+#if defined(CONV3D_TC_BODY)
+    CONV3D_SMEM_ALIGN __shared__ unsigned short AsHi[CONV3D_TC_BM * CONV3D_TC_LD];
+    CONV3D_SMEM_ALIGN __shared__ unsigned short AsLo[CONV3D_TC_BM * CONV3D_TC_LD];
+    CONV3D_SMEM_ALIGN __shared__ unsigned short BsHi[CONV3D_TC_BN * CONV3D_TC_LD];
+    CONV3D_SMEM_ALIGN __shared__ unsigned short BsLo[CONV3D_TC_BN * CONV3D_TC_LD];
     const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
     const int gid = lane >> 2, tig = lane & 3;
     const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
@@ -510,20 +611,8 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
         for (int c0 = 0; c0 < cg; c0 += CONV3D_TC_BK)
         {
             float av[8] = {}, bv[8] = {};
-            if (inside)
-            {
-                float4 u = __ldg(reinterpret_cast<const float4*>(xrow + c0));
-                float4 v = __ldg(reinterpret_cast<const float4*>(xrow + c0 + 4));
-                av[0] = u.x; av[1] = u.y; av[2] = u.z; av[3] = u.w;
-                av[4] = v.x; av[5] = v.y; av[6] = v.z; av[7] = v.w;
-            }
-            if (bok)
-            {
-                float4 u = __ldg(reinterpret_cast<const float4*>(wrow + c0));
-                float4 v = __ldg(reinterpret_cast<const float4*>(wrow + c0 + 4));
-                bv[0] = u.x; bv[1] = u.y; bv[2] = u.z; bv[3] = u.w;
-                bv[4] = v.x; bv[5] = v.y; bv[6] = v.z; bv[7] = v.w;
-            }
+            if (inside) conv3d_load8(xrow + c0, av);
+            if (bok) conv3d_load8(wrow + c0, bv);
             conv3d_store_split(av, AsHi + r * CONV3D_TC_LD + h, AsLo + r * CONV3D_TC_LD + h);
             conv3d_store_split(bv, BsHi + r * CONV3D_TC_LD + h, BsLo + r * CONV3D_TC_LD + h);
             __syncthreads();
@@ -533,23 +622,23 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
             for (int mi = 0; mi < 2; ++mi)
             {
                 int row = (wm + mi * 16 + gid) * CONV3D_TC_LD + tig * 2;
-                aHi[mi][0] = *reinterpret_cast<const unsigned*>(AsHi + row);
-                aHi[mi][1] = *reinterpret_cast<const unsigned*>(AsHi + row + 8 * CONV3D_TC_LD);
-                aHi[mi][2] = *reinterpret_cast<const unsigned*>(AsHi + row + 8);
-                aHi[mi][3] = *reinterpret_cast<const unsigned*>(AsHi + row + 8 * CONV3D_TC_LD + 8);
-                aLo[mi][0] = *reinterpret_cast<const unsigned*>(AsLo + row);
-                aLo[mi][1] = *reinterpret_cast<const unsigned*>(AsLo + row + 8 * CONV3D_TC_LD);
-                aLo[mi][2] = *reinterpret_cast<const unsigned*>(AsLo + row + 8);
-                aLo[mi][3] = *reinterpret_cast<const unsigned*>(AsLo + row + 8 * CONV3D_TC_LD + 8);
+                aHi[mi][0] = conv3d_ld32(AsHi + row);
+                aHi[mi][1] = conv3d_ld32(AsHi + row + 8 * CONV3D_TC_LD);
+                aHi[mi][2] = conv3d_ld32(AsHi + row + 8);
+                aHi[mi][3] = conv3d_ld32(AsHi + row + 8 * CONV3D_TC_LD + 8);
+                aLo[mi][0] = conv3d_ld32(AsLo + row);
+                aLo[mi][1] = conv3d_ld32(AsLo + row + 8 * CONV3D_TC_LD);
+                aLo[mi][2] = conv3d_ld32(AsLo + row + 8);
+                aLo[mi][3] = conv3d_ld32(AsLo + row + 8 * CONV3D_TC_LD + 8);
             }
 #pragma unroll
             for (int ni = 0; ni < 4; ++ni)
             {
                 int col = (wn + ni * 8 + gid) * CONV3D_TC_LD + tig * 2;
-                bHi[ni][0] = *reinterpret_cast<const unsigned*>(BsHi + col);
-                bHi[ni][1] = *reinterpret_cast<const unsigned*>(BsHi + col + 8);
-                bLo[ni][0] = *reinterpret_cast<const unsigned*>(BsLo + col);
-                bLo[ni][1] = *reinterpret_cast<const unsigned*>(BsLo + col + 8);
+                bHi[ni][0] = conv3d_ld32(BsHi + col);
+                bHi[ni][1] = conv3d_ld32(BsHi + col + 8);
+                bLo[ni][0] = conv3d_ld32(BsLo + col);
+                bLo[ni][1] = conv3d_ld32(BsLo + col + 8);
             }
 #pragma unroll
             for (int mi = 0; mi < 2; ++mi)
@@ -592,7 +681,6 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
     __trap();
 #endif
 }
-#endif // __CUDACC__
 
 #if !defined(__CUDACC_RTC__)
 // Host launch wrappers (the emu device calls these; the cuda device launches the kernels from C#
@@ -637,6 +725,20 @@ extern "C" int kernels_conv3d_backward_data_f32(const Conv3dParams* p, const flo
     if (m <= 0 || cg <= 0) return 0;
     dim3 grid(conv3d_blocks(m, CONV3D_BM), conv3d_blocks(cg, CONV3D_BN), static_cast<unsigned>(p->groups));
     return KERNELS_LAUNCH(conv3d_backward_data_f32, grid, dim3(CONV3D_THREADS), 0, stream, *p, dy, wd, bias, dx);
+}
+
+// The tensor-core forward: cg % 16 == 0, x and wd 16-byte aligned (the caller checks). On emu the
+// mma is emulated (slow: tests only).
+extern "C" int kernels_conv3d_forward_tc_f16(const Conv3dParams* p, const float* x, const float* wd,
+                                             const float* bias, const float* scale, const float* shift, int act,
+                                             float alpha, int split, float* y, void* stream)
+{
+    long long m = static_cast<long long>(p->n) * p->od * p->oh * p->ow;
+    int og = p->cout / p->groups;
+    if (m <= 0 || og <= 0) return 0;
+    dim3 grid(conv3d_blocks(m, CONV3D_TC_BM), conv3d_blocks(og, CONV3D_TC_BN), static_cast<unsigned>(p->groups));
+    return KERNELS_LAUNCH(conv3d_forward_tc_f16, grid, dim3(CONV3D_TC_THREADS), 0, stream, *p, x, wd, bias, scale,
+                          shift, act, alpha, split, y);
 }
 
 // part holds splits × cout × (taps · cin / groups) floats; chunk (a multiple of CONV3D_BK) is the

@@ -64,6 +64,60 @@ public class Conv3dNativeTests
             $"act={act} alpha={alpha} scaled={scaled} seed={seed}");
     }
 
+    /// <summary>The tensor-core forward (conv3d_forward_tc_f16) with the emulator's software mma:
+    /// its tiling, fp16 hi / lo splits, group offsets and epilogue against the cpu; split mode to
+    /// fp32 tolerance, one fp16 product to fp16's. (The fragment layout it assumes is checked only
+    /// by a GPU run.)</summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    [Category("Slow")]
+    public void TensorCoreForwardMatchesTheCpuOnEmu(bool plainFp16) =>
+        // 16 channels per group (two groups), 12 outputs per group (partial n8 / n64 tiles).
+        TensorCoreForward(ConvShape.Create(1, 32, 24, [3, 4, 5], [2, 3, 2], [1, 2, 1], [1, 1, 0], [1, 1, 2], 2), plainFp16);
+
+    /// <summary>The fast version: one group, two taps, hi + lo splits.</summary>
+    [Test]
+    public void TensorCoreForwardMatchesTheCpuOnEmuSmall() =>
+        TensorCoreForward(ConvShape.Create(1, 16, 10, [2, 3, 4], [1, 1, 2], [1, 1, 1], [0, 1, 1], [1, 1, 1], 1), false);
+
+    private static void TensorCoreForward(ConvShape s, bool plainFp16)
+    {
+        EmuSupport.RequireLibrary();
+        var r = EmuSupport.NewRandom(out int seed);
+        var x = EmuSupport.Uniform(r, (int)s.InputElements, -2, 2);
+        var w = EmuSupport.Uniform(r, (int)s.WeightElements, -1, 1);
+        var bias = EmuSupport.Uniform(r, s.OutChannels, -1, 1);
+        int n = (int)s.OutputElements;
+
+        var cpu = Device.Cpu;
+        using var cx = Upload(cpu, x);
+        using var cw = Upload(cpu, w);
+        using var cb = Upload(cpu, bias);
+        using var cy = cpu.Allocate(DType.F32, n);
+        new ConvCpu().Forward(s, cx, cw, cb, cy);
+        var expected = EmuSupport.ToDoubles(Download(cpu, cy, n)).Select(v => Math.Max(v, 0)).ToArray();
+
+        var emu = Devices.Get("emu");
+        var tc = ConvNativeBase.EmuTensorCoresForTests(emu);
+        using var ex = Upload(emu, x);
+        using var ew = Upload(emu, w);
+        using var eb = Upload(emu, bias);
+        using var ey = Upload(emu, Enumerable.Repeat(float.NaN, n).ToArray());
+        var old = Environment.GetEnvironmentVariable(ConvNativeBase.TensorCorePrecisionVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(ConvNativeBase.TensorCorePrecisionVariable, plainFp16 ? "fp16" : null);
+            tc.ForwardFused(s, ex, ew, eb, ey, ActivationKind.Relu);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(ConvNativeBase.TensorCorePrecisionVariable, old);
+        }
+        var got = EmuSupport.ToDoubles(Download(emu, ey, n));
+        if (plainFp16) Approx.Equal(expected, got, 1e-2, 2e-2, $"fp16 seed={seed}");
+        else Approx.Equal(expected, got, 1e-4, 1e-4, $"fp16 hi+lo seed={seed}");
+    }
+
     [Test]
     public void UnfusableActivationsAndFloat64AreRefusedClearly()
     {

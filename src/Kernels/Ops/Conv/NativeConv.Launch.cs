@@ -121,9 +121,16 @@ public abstract unsafe partial class ConvNativeBase
     private void ForwardTensorCores(in Conv3dParams p, DeviceBuffer x, DeviceBuffer wd, DeviceBuffer? bias,
         DeviceBuffer? scale, DeviceBuffer? shift, int act, float alpha, DeviceBuffer y)
     {
-        var cuda = _cuda!;
         long m = p.N * p.OutPositions;
         int og = p.Cout / p.Groups;
+        if (_cuda is null)
+        {
+            var local = p;
+            EmuNative.Check(EmuNative.Conv3dForwardTcF16((int*)&local, Ptr(x), Ptr(wd), Opt(bias), Opt(scale),
+                Opt(shift), act, alpha, TensorCoreSplit(), Ptr(y), 0), "conv3d_forward_tc_f16");
+            return;
+        }
+        var cuda = _cuda;
         if (m <= 0 || og <= 0) return;
         byte* storage = stackalloc byte[StorageBytes];
         nint* slots = stackalloc nint[MaxArgs];

@@ -124,10 +124,17 @@ public abstract unsafe partial class ConvNativeBase : IConv
 
     private bool UseTensorCores(in Conv3dParams p)
     {
-        if (!_tensorCores || _cuda is null) return false;
-        var (major, _) = _cuda.Device.ComputeCapability;
-        return major >= 8 && p.Cin / p.Groups % 16 == 0;
+        if (!_tensorCores || p.Cin / p.Groups % 16 != 0) return false;
+        // On emu only the test hook turns it on (a software mma runs the same kernel).
+        return _cuda is null || _cuda.Device.ComputeCapability.Major >= 8;
     }
+
+    /// <summary>A native convolution on emu whose forward takes the tensor-core kernel (emulated
+    /// mma) where the channels allow: a test of that kernel's tiling without a GPU.</summary>
+    internal static ConvNativeBase EmuTensorCoresForTests(Device emu) =>
+        emu.Kind == DeviceKind.Emu ? new ConvNativeTensorCoreEmu(emu) : throw new ArgumentException("emu only", nameof(emu));
+
+    private sealed class ConvNativeTensorCoreEmu(Device device) : ConvNativeBase(device, tensorCores: true);
 
     /// <summary>The tensor-core forward multiplies fp16 hi + lo splits (three products, about fp32
     /// accuracy) unless KERNELS_CONV_TC_PRECISION=fp16 asks for one fp16 product (cuDNN's fp16).</summary>
