@@ -21,8 +21,9 @@
 // Geometry (mirrored by the C# cuda path): GEMM kernels grid (⌈rows/64⌉, ⌈cols/64⌉, groups
 // [× splits]), 256 threads; transpose (⌈cols/32⌉, ⌈rows/32⌉ capped, batch capped), 32×8;
 // narrow transpose and reduce 1-D grid-stride, 256; channel sum one block of 256 per channel.
-// conv3d_forward_tc_f16 is the tensor-core forward (mma.sync m16n8k16, fp16 in, fp32 accumulate,
-// cg a multiple of 16), sm_80 and later. The emulator runs it with a software mma (below) for a
+// conv3d_forward_tc_f16 / conv3d_backward_data_tc_f16 are the tensor-core forward and data
+// gradient (mma.sync m16n8k16, fp16 in, fp32 accumulate; the reduction's channels per group a
+// multiple of 16), sm_80 and later. The emulator runs it with a software mma (below) for a
 // test of its tiling; the registry never picks it on emu, and on cuda only behind the opt-in
 // "native-tc" implementation (unverified on a GPU).
 #include "kernels/emu.h"
@@ -552,16 +553,20 @@ __device__ __forceinline__ void conv3d_store_split(const float (&v)[8], unsigned
 }
 #endif
 
-// y (NDHWC) = act(epilogue(x (NDHWC) ⊛ wd)) on tensor cores. Needs cg % 16 == 0 (a 16-channel
-// step never crosses a tap) and 16-byte aligned x / wd. With split = 1 every operand is fp16 hi
-// + fp16 lo and three products are accumulated (hi·hi + hi·lo + lo·hi): about fp32 accuracy at
-// three times the tensor-core work; split = 0 is one fp16 product (cuDNN's fp16 precision).
-extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
-    conv3d_forward_tc_f16(Conv3dParams p, const float* __restrict__ x, const float* __restrict__ wd,
-                          const float* __restrict__ bias, const float* __restrict__ scale,
-                          const float* __restrict__ shift, int act, float alpha, int split, float* __restrict__ y)
-{
 #if defined(CONV3D_TC_BODY)
+// The tensor-core implicit GEMM, for the forward (kData false: rows are output positions, the
+// reduction runs over (tap, ci), B = wd [g][tap][co][ci]) and the data gradient (kData true: rows
+// are input positions, dy gathered where a tap lands exactly on an output, reduction over
+// (tap, co), B = wt [g][tap][ci][co]). The reduction's channels per tap (cr) must be a multiple of
+// 16 (a 16-step never crosses a tap) and a / b 16-byte aligned. With split = 1 every operand is
+// fp16 hi + fp16 lo and three products are accumulated (hi·lo + lo·hi, then hi·hi): about fp32
+// accuracy at three times the tensor-core work; split = 0 is one fp16 product (cuDNN's fp16).
+template <bool kData>
+__device__ __forceinline__ void conv3d_tc_gemm(const Conv3dParams& p, const float* __restrict__ a,
+                                               const float* __restrict__ b, const float* __restrict__ bias,
+                                               const float* __restrict__ scale, const float* __restrict__ shift,
+                                               int act, float alpha, int split, float* __restrict__ out)
+{
     CONV3D_SMEM_ALIGN __shared__ unsigned short AsHi[CONV3D_TC_BM * CONV3D_TC_LD];
     CONV3D_SMEM_ALIGN __shared__ unsigned short AsLo[CONV3D_TC_BM * CONV3D_TC_LD];
     CONV3D_SMEM_ALIGN __shared__ unsigned short BsHi[CONV3D_TC_BN * CONV3D_TC_LD];
@@ -570,7 +575,11 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
     const int gid = lane >> 2, tig = lane & 3;
     const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
     const int cg = p.cin / p.groups, og = p.cout / p.groups, taps = p.kd * p.kh * p.kw;
-    const long long M = static_cast<long long>(p.n) * p.od * p.oh * p.ow;
+    const int cr = kData ? og : cg, nc = kData ? cg : og;           // reduction channels, output columns
+    const int rd = kData ? p.id : p.od, rh = kData ? p.ih : p.oh, rw = kData ? p.iw : p.ow; // row grid
+    const int sd = kData ? p.od : p.id, sh = kData ? p.oh : p.ih, sw = kData ? p.ow : p.iw; // gathered grid
+    const int srcC = kData ? p.cout : p.cin, outC = kData ? p.cin : p.cout;
+    const long long M = static_cast<long long>(p.n) * rd * rh * rw;
     const int g = static_cast<int>(blockIdx.z);
     const long long m0 = static_cast<long long>(blockIdx.x) * CONV3D_TC_BM;
     const int n0 = static_cast<int>(blockIdx.y) * CONV3D_TC_BN;
@@ -583,36 +592,52 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
     int az, ay, ax;
     {
         long long mm = aok ? m : 0;
-        int ow = static_cast<int>(mm % p.ow);
-        long long t = mm / p.ow;
-        int oh = static_cast<int>(t % p.oh);
-        t /= p.oh;
-        int od = static_cast<int>(t % p.od);
-        abase = (t / p.od) * p.id;
-        az = od * p.sd - p.pd;
-        ay = oh * p.sh - p.ph;
-        ax = ow * p.sw - p.pw;
+        int cx = static_cast<int>(mm % rw);
+        long long t = mm / rw;
+        int cy = static_cast<int>(t % rh);
+        t /= rh;
+        int cz = static_cast<int>(t % rd);
+        abase = (t / rd) * sd;
+        // Forward: the window's corner; data gradient: the position + padding (see the fp32 kernels).
+        az = kData ? cz + p.pd : cz * p.sd - p.pd;
+        ay = kData ? cy + p.ph : cy * p.sh - p.ph;
+        ax = kData ? cx + p.pw : cx * p.sw - p.pw;
     }
-    const bool bok = n0 + r < og;
-    const float* __restrict__ wg = wd + (static_cast<long long>(g) * taps * og + n0 + r) * cg + h;
+    const bool bok = n0 + r < nc;
+    const float* __restrict__ bg = b + (static_cast<long long>(g) * taps * nc + n0 + r) * cr + h;
 
     float acc[2][4][4] = {};
     for (int tap = 0; tap < taps; ++tap)
     {
         int tz, ty, tx;
         conv3d_tap(p, tap, tz, ty, tx);
-        int z = az + tz * p.dd, yy = ay + ty * p.dh, xx = ax + tx * p.dw;
-        bool inside = aok && static_cast<unsigned>(z) < static_cast<unsigned>(p.id) &&
-                      static_cast<unsigned>(yy) < static_cast<unsigned>(p.ih) &&
-                      static_cast<unsigned>(xx) < static_cast<unsigned>(p.iw);
-        const float* __restrict__ xrow =
-            x + (((abase + z) * p.ih + yy) * p.iw + xx) * p.cin + g * cg + h;
-        const float* __restrict__ wrow = wg + static_cast<long long>(tap) * og * cg;
-        for (int c0 = 0; c0 < cg; c0 += CONV3D_TC_BK)
+        int z, yy, xx;
+        bool inside;
+        if (kData)
+        {
+            int nz = az - tz * p.dd, ny = ay - ty * p.dh, nx = ax - tx * p.dw;
+            inside = aok && nz >= 0 && ny >= 0 && nx >= 0 && nz % p.sd == 0 && ny % p.sh == 0 && nx % p.sw == 0;
+            z = nz / p.sd;
+            yy = ny / p.sh;
+            xx = nx / p.sw;
+            inside = inside && z < sd && yy < sh && xx < sw;
+        }
+        else
+        {
+            z = az + tz * p.dd;
+            yy = ay + ty * p.dh;
+            xx = ax + tx * p.dw;
+            inside = aok && static_cast<unsigned>(z) < static_cast<unsigned>(sd) &&
+                     static_cast<unsigned>(yy) < static_cast<unsigned>(sh) &&
+                     static_cast<unsigned>(xx) < static_cast<unsigned>(sw);
+        }
+        const float* __restrict__ arow = a + (((abase + z) * sh + yy) * sw + xx) * srcC + g * cr + h;
+        const float* __restrict__ brow = bg + static_cast<long long>(tap) * nc * cr;
+        for (int c0 = 0; c0 < cr; c0 += CONV3D_TC_BK)
         {
             float av[8] = {}, bv[8] = {};
-            if (inside) conv3d_load8(xrow + c0, av);
-            if (bok) conv3d_load8(wrow + c0, bv);
+            if (inside) conv3d_load8(arow + c0, av);
+            if (bok) conv3d_load8(brow + c0, bv);
             conv3d_store_split(av, AsHi + r * CONV3D_TC_LD + h, AsLo + r * CONV3D_TC_LD + h);
             conv3d_store_split(bv, BsHi + r * CONV3D_TC_LD + h, BsLo + r * CONV3D_TC_LD + h);
             __syncthreads();
@@ -670,14 +695,37 @@ extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
                 for (int e = 0; e < 2; ++e)
                 {
                     int col = n0 + wn + ni * 8 + tig * 2 + e;
-                    if (col >= og) continue;
-                    int c = g * og + col;
-                    y[row * p.cout + c] =
-                        conv3d_epilogue(acc[mi][ni][half * 2 + e], c, bias, scale, shift, act, alpha);
+                    if (col >= nc) continue;
+                    int c = g * nc + col;
+                    out[row * outC + c] = conv3d_epilogue(acc[mi][ni][half * 2 + e], c, bias, scale, shift, act, alpha);
                 }
         }
+}
+#endif
+
+// y (NDHWC) = act(epilogue(x (NDHWC) ⊛ wd)) on tensor cores; cg % 16 == 0.
+extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
+    conv3d_forward_tc_f16(Conv3dParams p, const float* __restrict__ x, const float* __restrict__ wd,
+                          const float* __restrict__ bias, const float* __restrict__ scale,
+                          const float* __restrict__ shift, int act, float alpha, int split, float* __restrict__ y)
+{
+#if defined(CONV3D_TC_BODY)
+    conv3d_tc_gemm<false>(p, x, wd, bias, scale, shift, act, alpha, split, y);
 #else
     // Before sm_80 there is no m16n8k16 mma: the C# side never launches this kernel there.
+    __trap();
+#endif
+}
+
+// dx (NDHWC) = the transposed forward of dy (NDHWC) with wt on tensor cores, plus bias per input
+// channel; og % 16 == 0.
+extern "C" __global__ void __launch_bounds__(CONV3D_TC_THREADS)
+    conv3d_backward_data_tc_f16(Conv3dParams p, const float* __restrict__ dy, const float* __restrict__ wt,
+                                const float* __restrict__ bias, int split, float* __restrict__ dx)
+{
+#if defined(CONV3D_TC_BODY)
+    conv3d_tc_gemm<true>(p, dy, wt, bias, nullptr, nullptr, CONV3D_ACT_NONE, 0.0f, split, dx);
+#else
     __trap();
 #endif
 }
@@ -739,6 +787,17 @@ extern "C" int kernels_conv3d_forward_tc_f16(const Conv3dParams* p, const float*
     dim3 grid(conv3d_blocks(m, CONV3D_TC_BM), conv3d_blocks(og, CONV3D_TC_BN), static_cast<unsigned>(p->groups));
     return KERNELS_LAUNCH(conv3d_forward_tc_f16, grid, dim3(CONV3D_TC_THREADS), 0, stream, *p, x, wd, bias, scale,
                           shift, act, alpha, split, y);
+}
+
+extern "C" int kernels_conv3d_backward_data_tc_f16(const Conv3dParams* p, const float* dy, const float* wt,
+                                                   const float* bias, int split, float* dx, void* stream)
+{
+    long long m = static_cast<long long>(p->n) * p->id * p->ih * p->iw;
+    int cg = p->cin / p->groups;
+    if (m <= 0 || cg <= 0) return 0;
+    dim3 grid(conv3d_blocks(m, CONV3D_TC_BM), conv3d_blocks(cg, CONV3D_TC_BN), static_cast<unsigned>(p->groups));
+    return KERNELS_LAUNCH(conv3d_backward_data_tc_f16, grid, dim3(CONV3D_TC_THREADS), 0, stream, *p, dy, wt, bias,
+                          split, dx);
 }
 
 // part holds splits × cout × (taps · cin / groups) floats; chunk (a multiple of CONV3D_BK) is the

@@ -64,58 +64,71 @@ public class Conv3dNativeTests
             $"act={act} alpha={alpha} scaled={scaled} seed={seed}");
     }
 
-    /// <summary>The tensor-core forward (conv3d_forward_tc_f16) with the emulator's software mma:
-    /// its tiling, fp16 hi / lo splits, group offsets and epilogue against the cpu; split mode to
-    /// fp32 tolerance, one fp16 product to fp16's. (The fragment layout it assumes is checked only
-    /// by a GPU run.)</summary>
+    /// <summary>The tensor-core kernels (conv3d_forward_tc_f16, conv3d_backward_data_tc_f16) with
+    /// the emulator's software mma: their tiling, gathers, fp16 hi / lo splits, group offsets and
+    /// epilogues against the cpu; split mode to fp32 tolerance, one fp16 product to fp16's. (The
+    /// fragment layout they assume is checked only by a GPU run.)</summary>
     [TestCase(false)]
     [TestCase(true)]
     [Category("Slow")]
-    public void TensorCoreForwardMatchesTheCpuOnEmu(bool plainFp16) =>
-        // 16 channels per group (two groups), 12 outputs per group (partial n8 / n64 tiles).
-        TensorCoreForward(ConvShape.Create(1, 32, 24, [3, 4, 5], [2, 3, 2], [1, 2, 1], [1, 1, 0], [1, 1, 2], 2), plainFp16);
+    public void TensorCorePassesMatchTheCpuOnEmu(bool plainFp16) =>
+        // 16 channels per group both ways (two groups), stride 2, dilation 2, padding.
+        TensorCorePasses(ConvShape.Create(1, 32, 32, [3, 4, 5], [2, 3, 2], [1, 2, 1], [1, 1, 0], [1, 1, 2], 2), plainFp16);
 
-    /// <summary>The fast version: one group, two taps, hi + lo splits.</summary>
+    /// <summary>The fast version: one group, two taps along a stride-2 axis, hi + lo splits.</summary>
     [Test]
-    public void TensorCoreForwardMatchesTheCpuOnEmuSmall() =>
-        TensorCoreForward(ConvShape.Create(1, 16, 10, [2, 3, 4], [1, 1, 2], [1, 1, 1], [0, 1, 1], [1, 1, 1], 1), false);
+    public void TensorCorePassesMatchTheCpuOnEmuSmall() =>
+        TensorCorePasses(ConvShape.Create(1, 16, 16, [2, 3, 5], [1, 1, 2], [1, 1, 2], [0, 1, 1], [1, 1, 1], 1), false);
 
-    private static void TensorCoreForward(ConvShape s, bool plainFp16)
+    private static void TensorCorePasses(ConvShape s, bool plainFp16)
     {
         EmuSupport.RequireLibrary();
         var r = EmuSupport.NewRandom(out int seed);
         var x = EmuSupport.Uniform(r, (int)s.InputElements, -2, 2);
         var w = EmuSupport.Uniform(r, (int)s.WeightElements, -1, 1);
         var bias = EmuSupport.Uniform(r, s.OutChannels, -1, 1);
-        int n = (int)s.OutputElements;
+        var inBias = EmuSupport.Uniform(r, s.InChannels, -1, 1);
+        var dy = EmuSupport.Uniform(r, (int)s.OutputElements, -2, 2);
+        int ny = (int)s.OutputElements, nx = (int)s.InputElements;
 
         var cpu = Device.Cpu;
+        var conv = new ConvCpu();
         using var cx = Upload(cpu, x);
         using var cw = Upload(cpu, w);
         using var cb = Upload(cpu, bias);
-        using var cy = cpu.Allocate(DType.F32, n);
-        new ConvCpu().Forward(s, cx, cw, cb, cy);
-        var expected = EmuSupport.ToDoubles(Download(cpu, cy, n)).Select(v => Math.Max(v, 0)).ToArray();
+        using var cib = Upload(cpu, inBias);
+        using var cdy = Upload(cpu, dy);
+        using var cy = cpu.Allocate(DType.F32, ny);
+        using var cdx = cpu.Allocate(DType.F32, nx);
+        conv.Forward(s, cx, cw, cb, cy);
+        conv.BackwardData(s, cdy, cw, cdx, cib);
+        var yRef = EmuSupport.ToDoubles(Download(cpu, cy, ny)).Select(v => Math.Max(v, 0)).ToArray();
+        var dxRef = EmuSupport.ToDoubles(Download(cpu, cdx, nx));
 
         var emu = Devices.Get("emu");
         var tc = ConvNativeBase.EmuTensorCoresForTests(emu);
         using var ex = Upload(emu, x);
         using var ew = Upload(emu, w);
         using var eb = Upload(emu, bias);
-        using var ey = Upload(emu, Enumerable.Repeat(float.NaN, n).ToArray());
+        using var eib = Upload(emu, inBias);
+        using var edy = Upload(emu, dy);
+        using var ey = Upload(emu, Enumerable.Repeat(float.NaN, ny).ToArray());
+        using var edx = Upload(emu, Enumerable.Repeat(float.NaN, nx).ToArray());
         var old = Environment.GetEnvironmentVariable(ConvNativeBase.TensorCorePrecisionVariable);
         try
         {
             Environment.SetEnvironmentVariable(ConvNativeBase.TensorCorePrecisionVariable, plainFp16 ? "fp16" : null);
             tc.ForwardFused(s, ex, ew, eb, ey, ActivationKind.Relu);
+            tc.BackwardData(s, edy, ew, edx, eib);
         }
         finally
         {
             Environment.SetEnvironmentVariable(ConvNativeBase.TensorCorePrecisionVariable, old);
         }
-        var got = EmuSupport.ToDoubles(Download(emu, ey, n));
-        if (plainFp16) Approx.Equal(expected, got, 1e-2, 2e-2, $"fp16 seed={seed}");
-        else Approx.Equal(expected, got, 1e-4, 1e-4, $"fp16 hi+lo seed={seed}");
+        var (rtol, atol) = plainFp16 ? (1e-2, 2e-2) : (1e-4, 1e-4);
+        string what = $"{(plainFp16 ? "fp16" : "fp16 hi+lo")} seed={seed}";
+        Approx.Equal(yRef, EmuSupport.ToDoubles(Download(emu, ey, ny)), rtol, atol, what + " forward");
+        Approx.Equal(dxRef, EmuSupport.ToDoubles(Download(emu, edx, nx)), rtol, atol, what + " backward-data");
     }
 
     [Test]
@@ -175,6 +188,8 @@ public partial class NativeCudaParameterTests
         ["conv3d_forward_f32"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8, 8, 4, 4, 8],
         // p; x, wd, bias, scale, shift; act; alpha; int split; y
         ["conv3d_forward_tc_f16"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8, 8, 4, 4, 4, 8],
+        // p; dy, wt, bias; int split; dx
+        ["conv3d_backward_data_tc_f16"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 4, 8],
         // p; dy, wd, bias, dx
         ["conv3d_backward_data_f32"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8],
         // p; int chunk; x, dy, part

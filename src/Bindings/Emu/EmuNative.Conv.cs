@@ -14,10 +14,14 @@ public static unsafe partial class EmuNative
     public static partial int Conv3dForwardF32(int* p, float* x, float* wt, float* bias, float* scale, float* shift,
         int act, float alpha, float* y, nint stream);
 
-    // The tensor-core forward with a software mma (a test of its tiling; slow).
+    // The tensor-core forward and data gradient with a software mma on emu (tests of their tiling; slow).
     [LibraryImport(Lib, EntryPoint = "kernels_conv3d_forward_tc_f16")]
     public static partial int Conv3dForwardTcF16(int* p, float* x, float* wd, float* bias, float* scale, float* shift,
         int act, float alpha, int split, float* y, nint stream);
+
+    [LibraryImport(Lib, EntryPoint = "kernels_conv3d_backward_data_tc_f16")]
+    public static partial int Conv3dBackwardDataTcF16(int* p, float* dy, float* wt, float* bias, int split, float* dx,
+        nint stream);
 
     [LibraryImport(Lib, EntryPoint = "kernels_conv3d_backward_data_f32")]
     public static partial int Conv3dBackwardDataF32(int* p, float* dy, float* wd, float* bias, float* dx, nint stream);

@@ -38,12 +38,13 @@ public abstract unsafe partial class ConvNativeBase
     private const int ActNone = 0, ActRelu = 1, ActLeakyRelu = 2;
 
     private const int FnForward = 0, FnBackwardData = 1, FnBackwardWeights = 2, FnWeightsReduce = 3, FnTranspose = 4,
-        FnChannelSum = 5, FnForwardTc = 6, FnTransposeNarrow = 7;
+        FnChannelSum = 5, FnForwardTc = 6, FnTransposeNarrow = 7, FnBackwardDataTc = 8;
 
     internal static readonly string[] CudaKernels =
     [
         "conv3d_forward_f32", "conv3d_backward_data_f32", "conv3d_backward_weights_f32", "conv3d_weights_reduce_f32",
         "conv3d_transpose_f32", "conv3d_channel_sum_f32", "conv3d_forward_tc_f16", "conv3d_transpose_narrow_f32",
+        "conv3d_backward_data_tc_f16",
     ];
 
     /// <summary>Bytes of the parameter struct as passed (tests compare with the PTX .param size).</summary>
@@ -172,6 +173,33 @@ public abstract unsafe partial class ConvNativeBase
         args.Add(CudaF32(dx));
         var grid = new Dim3(Blocks(m, Tile), Blocks(cg, Tile), (uint)p.Groups);
         _cuda.Device.Stream.Launch(_cuda[FnBackwardData], grid, GemmThreads, 0, args);
+    }
+
+    // conv3d_backward_data_tc_f16(Conv3dParams p, dy, wt, bias, int split, dx)
+    private void BackwardDataTensorCores(in Conv3dParams p, DeviceBuffer dy, DeviceBuffer wt, DeviceBuffer? bias,
+        DeviceBuffer dx)
+    {
+        long m = p.N * p.InPositions;
+        int cg = p.Cin / p.Groups;
+        if (_cuda is null)
+        {
+            var local = p;
+            EmuNative.Check(EmuNative.Conv3dBackwardDataTcF16((int*)&local, Ptr(dy), Ptr(wt), Opt(bias),
+                TensorCoreSplit(), Ptr(dx), 0), "conv3d_backward_data_tc_f16");
+            return;
+        }
+        if (m <= 0 || cg <= 0) return;
+        byte* storage = stackalloc byte[StorageBytes];
+        nint* slots = stackalloc nint[MaxArgs];
+        var args = new KernelArguments(slots, MaxArgs, storage, StorageBytes);
+        args.Add(p);
+        args.Add(CudaF32(dy));
+        args.Add(CudaF32(wt));
+        args.Add(CudaOpt(bias));
+        args.Add(TensorCoreSplit());
+        args.Add(CudaF32(dx));
+        var grid = new Dim3(Blocks(m, Tile), Blocks(cg, Tile), (uint)p.Groups);
+        _cuda.Device.Stream.Launch(_cuda[FnBackwardDataTc], grid, TcThreads, 0, args);
     }
 
     // conv3d_backward_weights_f32(Conv3dParams p, int chunk, x, dy, part), then

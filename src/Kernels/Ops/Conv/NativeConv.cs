@@ -53,7 +53,7 @@ public abstract unsafe partial class ConvNativeBase : IConv
         using var wd = Scratch(shape.WeightElements);
         Transpose(w, wd, p.Groups, (long)og * cg, taps); // [g][tap][co][ci]
         using var yT = Scratch((long)p.N * outPos * p.Cout);
-        if (UseTensorCores(p))
+        if (UseTensorCores(cg))
             ForwardTensorCores(p, xT, wd, bias, scale, shift, act, (float)alpha, yT);
         else
         {
@@ -77,7 +77,13 @@ public abstract unsafe partial class ConvNativeBase : IConv
         using var wd = Scratch(shape.WeightElements);
         Transpose(w, wd, p.Groups, (long)og * cg, p.Taps); // [g][tap][co][ci]
         using var dxT = Scratch((long)p.N * inPos * p.Cin);
-        BackwardDataKernel(p, dyT, wd, bias, dxT);
+        if (UseTensorCores(og))
+        {
+            using var wt = Scratch(shape.WeightElements);
+            Transpose(wd, wt, p.Groups * p.Taps, og, cg); // [g][tap][ci][co]
+            BackwardDataTensorCores(p, dyT, wt, bias, dxT);
+        }
+        else BackwardDataKernel(p, dyT, wd, bias, dxT);
         Transpose(dxT, dx, p.N, inPos, p.Cin);
     }
 
@@ -122,15 +128,17 @@ public abstract unsafe partial class ConvNativeBase : IConv
         return (splits, (int)chunk);
     }
 
-    private bool UseTensorCores(in Conv3dParams p)
+    /// <summary>The tensor-core kernels need the pass's reduction channels per tap (cg forward, og
+    /// backward-data) a multiple of 16, and sm_80+.</summary>
+    private bool UseTensorCores(int reductionChannels)
     {
-        if (!_tensorCores || p.Cin / p.Groups % 16 != 0) return false;
+        if (!_tensorCores || reductionChannels % 16 != 0) return false;
         // On emu only the test hook turns it on (a software mma runs the same kernel).
         return _cuda is null || _cuda.Device.ComputeCapability.Major >= 8;
     }
 
-    /// <summary>A native convolution on emu whose forward takes the tensor-core kernel (emulated
-    /// mma) where the channels allow: a test of that kernel's tiling without a GPU.</summary>
+    /// <summary>A native convolution on emu whose forward and data gradient take the tensor-core
+    /// kernels (emulated mma) where the channels allow: a test of their tiling without a GPU.</summary>
     internal static ConvNativeBase EmuTensorCoresForTests(Device emu) =>
         emu.Kind == DeviceKind.Emu ? new ConvNativeTensorCoreEmu(emu) : throw new ArgumentException("emu only", nameof(emu));
 
@@ -163,9 +171,10 @@ public sealed class ConvNative(Device device) : ConvNativeBase(device, tensorCor
 [KernelImplementation("native", 6, DeviceKind.Cuda)]
 public sealed class ConvNativeCuda(Device device) : ConvNativeBase(device, tensorCores: false);
 
-/// <summary>The native convolution with the tensor-core forward (mma.sync m16n8k16, fp16 operands,
-/// fp32 accumulation) where the device is sm_80+ and the channels per group are a multiple of
-/// 16; every other shape and both backward passes take the fp32 kernels. Opt-in only
+/// <summary>The native convolution with the tensor-core forward and data gradient (mma.sync
+/// m16n8k16, fp16 operands, fp32 accumulation) where the device is sm_80+ and the reduction's
+/// channels per group (input channels forward, output channels backward-data) are a multiple of
+/// 16; other shapes and the weight gradient take the fp32 kernels. Opt-in only
 /// (`--impl conv=native-tc`): it has never run on a GPU. Precision: see
 /// <see cref="ConvNativeBase.TensorCorePrecisionVariable"/>.</summary>
 [KernelImplementation("native-tc", 4, DeviceKind.Cuda)]
