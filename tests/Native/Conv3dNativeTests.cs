@@ -64,7 +64,7 @@ public class Conv3dNativeTests
             $"act={act} alpha={alpha} scaled={scaled} seed={seed}");
     }
 
-    /// <summary>The tensor-core kernels (conv3d_forward_tc_f16, conv3d_backward_data_tc_f16) with
+    /// <summary>The tensor-core kernels (conv3d_tc_forward_f16, conv3d_tc_backward_data_f16) with
     /// the emulator's software mma: their tiling, gathers, fp16 hi / lo splits, group offsets and
     /// epilogues against the cpu; split mode to fp32 tolerance, one fp16 product to fp16's. (The
     /// fragment layout they assume is checked only by a GPU run.)</summary>
@@ -178,7 +178,7 @@ public class Conv3dNativeTests
     }
 }
 
-/// <summary>ConvNative's cuda path against the .param lists of native/conv3d.cu (see
+/// <summary>ConvNative's cuda path against the .param lists of native/conv3d.cu and conv3d_tc.cu (see
 /// NativeCudaParameterTests; this table mirrors the Add calls of NativeConv.Launch.cs).</summary>
 public partial class NativeCudaParameterTests
 {
@@ -186,10 +186,6 @@ public partial class NativeCudaParameterTests
     {
         // Conv3dParams p; x, wt, bias, scale, shift; int act; float alpha; y
         ["conv3d_forward_f32"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8, 8, 4, 4, 8],
-        // p; x, wd, bias, scale, shift; act; alpha; int split; y
-        ["conv3d_forward_tc_f16"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8, 8, 4, 4, 4, 8],
-        // p; dy, wt, bias; int split; dx
-        ["conv3d_backward_data_tc_f16"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 4, 8],
         // p; dy, wd, bias, dx
         ["conv3d_backward_data_f32"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8],
         // p; int chunk; x, dy, part
@@ -203,6 +199,14 @@ public partial class NativeCudaParameterTests
         ["conv3d_channel_sum_f32"] = [4, 4, 8, 8, 8],
     };
 
+    private static readonly Dictionary<string, int[]> Conv3dTcPassed = new()
+    {
+        // p; x, wd, bias, scale, shift; act; alpha; int split; y
+        ["conv3d_tc_forward_f16"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 8, 8, 4, 4, 4, 8],
+        // p; dy, wt, bias; int split; dx
+        ["conv3d_tc_backward_data_f16"] = [ConvNativeBase.ParamsBytes, 8, 8, 8, 4, 8],
+    };
+
     [Test]
     public void Conv3dParamsHaveTheCLayoutSize() => Assert.That(ConvNativeBase.ParamsBytes, Is.EqualTo(22 * 4));
 
@@ -211,30 +215,35 @@ public partial class NativeCudaParameterTests
     {
         Assert.That(ConvNativeBase.CudaKernels, Is.Unique);
         Assert.That(ConvNativeBase.CudaKernels, Is.EquivalentTo(Conv3dPassed.Keys));
-        // FnBackwardData must index "conv3d_backward_data_f32", and so on.
-        var consts = typeof(ConvNativeBase).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
-            .Where(f => f.IsLiteral && f.Name.StartsWith("Fn", StringComparison.Ordinal)).ToList();
-        Assert.That(consts, Has.Count.EqualTo(ConvNativeBase.CudaKernels.Length));
-        foreach (var f in consts)
+        Assert.That(ConvNativeBase.TensorCoreKernels, Is.EquivalentTo(Conv3dTcPassed.Keys));
+        // FnBackwardData must index "conv3d_backward_data_f32", TcForward "conv3d_tc_forward_f16", and so on.
+        foreach (var (prefix, names, module) in new[] { ("Fn", ConvNativeBase.CudaKernels, "conv3d_"), ("Tc", ConvNativeBase.TensorCoreKernels, "conv3d_tc_") })
         {
-            var snake = System.Text.RegularExpressions.Regex.Replace(f.Name[2..], "(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
-            var kernel = ConvNativeBase.CudaKernels[(int)f.GetRawConstantValue()!];
-            Assert.That(kernel, Is.EqualTo($"conv3d_{snake}_f32").Or.EqualTo($"conv3d_{snake}_f16"), f.Name);
+            var consts = typeof(ConvNativeBase).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+                .Where(f => f.IsLiteral && f.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            Assert.That(consts, Has.Count.EqualTo(names.Length), prefix);
+            foreach (var f in consts)
+            {
+                var snake = System.Text.RegularExpressions.Regex.Replace(f.Name[2..], "(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
+                var kernel = names[(int)f.GetRawConstantValue()!];
+                Assert.That(kernel, Is.EqualTo($"{module}{snake}_f32").Or.EqualTo($"{module}{snake}_f16"), f.Name);
+            }
         }
     }
 
-    [Test]
-    public void Conv3dKernelsGetArgumentsOfTheirParameterSizes()
+    [TestCase("conv3d")]
+    [TestCase("conv3d_tc")]
+    public void Conv3dKernelsGetArgumentsOfTheirParameterSizes(string name)
     {
         if (!Nvrtc.IsAvailable) Assert.Ignore($"NVRTC is not installed: {Nvrtc.Reason}");
-        const string name = "conv3d";
+        var passed = name == "conv3d" ? Conv3dPassed : Conv3dTcPassed;
         var ptx = Nvrtc.Compile(NativeModules.Source(name), name + ".cu", NativeModules.Options("compute_80") with
         {
             IncludePaths = [Path.Combine(Kernels.Tests.Bindings.BindingsSupport.RepoRoot(), "native", "include")],
         }).Ptx!;
         var entries = EntryRegex().Matches(ptx).ToDictionary(m => m.Groups[1].Value, m => ParamSizes(m.Groups[2].Value));
-        Assert.That(entries.Keys, Is.EquivalentTo(Conv3dPassed.Keys));
+        Assert.That(entries.Keys, Is.EquivalentTo(passed.Keys));
         foreach (var (kernel, sizes) in entries)
-            Assert.That(Conv3dPassed[kernel], Is.EqualTo(sizes), $"{kernel}: argument sizes vs .param sizes");
+            Assert.That(passed[kernel], Is.EqualTo(sizes), $"{kernel}: argument sizes vs .param sizes");
     }
 }

@@ -1,6 +1,6 @@
-// Shapes and options of native/conv3d.cu, shared by the kernels and their host wrappers (and
-// mirrored by the C# struct in src/Kernels/Ops/Conv/NativeConv.Params.cs: same field order,
-// 22 ints, 88 bytes). A 1-D or 2-D convolution is passed as 3-D with the leading axes of size 1
+// Shapes, options and device helpers of native/conv3d.cu and native/conv3d_tc.cu, shared by the
+// kernels and their host wrappers (Conv3dParams is mirrored by the C# record struct in
+// src/Kernels/Ops/Conv/NativeConv.Launch.cs: same field order, 22 ints, 88 bytes). A 1-D or 2-D convolution is passed as 3-D with the leading axes of size 1
 // (kernel 1, stride 1, padding 0, dilation 1), so one set of kernels serves every rank.
 #pragma once
 
@@ -43,3 +43,25 @@ struct Conv3dParams
 // otherwise (few channels) the narrow form, a 1-D grid-stride loop of 256-thread blocks.
 #define CONV3D_TILE 32
 #define CONV3D_TILE_ROWS 8
+
+// Device helpers of both modules (include after kernels/emu.h).
+__device__ __forceinline__ float conv3d_epilogue(float v, int c, const float* __restrict__ bias,
+                                                 const float* __restrict__ scale, const float* __restrict__ shift,
+                                                 int act, float alpha)
+{
+    if (bias != nullptr) v += bias[c];
+    if (scale != nullptr) v *= scale[c];
+    if (shift != nullptr) v += shift[c];
+    if (act == CONV3D_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+    else if (act == CONV3D_ACT_LEAKY_RELU) v = v > 0.0f ? v : alpha * v;
+    return v;
+}
+
+// tap → (tz, ty, tx), the kernel offsets along d, h, w.
+__device__ __forceinline__ void conv3d_tap(const Conv3dParams& p, int tap, int& tz, int& ty, int& tx)
+{
+    tx = tap % p.kw;
+    int t = tap / p.kw;
+    ty = t % p.kh;
+    tz = t / p.kh;
+}

@@ -4,7 +4,7 @@ namespace Kernels.Bindings.Emu;
 
 public static unsafe partial class EmuNative
 {
-    // Conv (native/conv3d.cu). p points to a struct Conv3dParams (native/include/kernels/conv3d.h:
+    // Conv (native/conv3d.cu, and native/conv3d_tc.cu for the tensor-core kernels). p points to a struct Conv3dParams (native/include/kernels/conv3d.h:
     // 22 ints); tensors are channels-last (NDHWC) except the channel sum's (NCDHW); optional
     // pointers (bias, scale, shift) may be null.
     [LibraryImport(Lib, EntryPoint = "kernels_conv3d_transpose_f32")]
@@ -15,12 +15,12 @@ public static unsafe partial class EmuNative
         int act, float alpha, float* y, nint stream);
 
     // The tensor-core forward and data gradient with a software mma on emu (tests of their tiling; slow).
-    [LibraryImport(Lib, EntryPoint = "kernels_conv3d_forward_tc_f16")]
-    public static partial int Conv3dForwardTcF16(int* p, float* x, float* wd, float* bias, float* scale, float* shift,
+    [LibraryImport(Lib, EntryPoint = "kernels_conv3d_tc_forward_f16")]
+    public static partial int Conv3dTcForwardF16(int* p, float* x, float* wd, float* bias, float* scale, float* shift,
         int act, float alpha, int split, float* y, nint stream);
 
-    [LibraryImport(Lib, EntryPoint = "kernels_conv3d_backward_data_tc_f16")]
-    public static partial int Conv3dBackwardDataTcF16(int* p, float* dy, float* wt, float* bias, int split, float* dx,
+    [LibraryImport(Lib, EntryPoint = "kernels_conv3d_tc_backward_data_f16")]
+    public static partial int Conv3dTcBackwardDataF16(int* p, float* dy, float* wt, float* bias, int split, float* dx,
         nint stream);
 
     [LibraryImport(Lib, EntryPoint = "kernels_conv3d_backward_data_f32")]

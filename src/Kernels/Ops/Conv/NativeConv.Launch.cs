@@ -32,27 +32,31 @@ internal readonly record struct Conv3dParams(
 public abstract unsafe partial class ConvNativeBase
 {
     // Tile constants of native/include/kernels/conv3d.h.
-    private const int Tile = 64, ReductionStep = 16, GemmThreads = 256, TcThreads = 128, TransposeTile = 32,
+    private const int Tile = 64, ReductionStep = 16, GemmThreads = 256, TensorCoreThreads = 128, TransposeTile = 32,
         TransposeRows = 8;
 
     private const int ActNone = 0, ActRelu = 1, ActLeakyRelu = 2;
 
+    // Indices into _cuda (native/conv3d.cu) and _cudaTc (native/conv3d_tc.cu), in the order of the names.
     private const int FnForward = 0, FnBackwardData = 1, FnBackwardWeights = 2, FnWeightsReduce = 3, FnTranspose = 4,
-        FnChannelSum = 5, FnForwardTc = 6, FnTransposeNarrow = 7, FnBackwardDataTc = 8;
+        FnChannelSum = 5, FnTransposeNarrow = 6;
+
+    private const int TcForward = 0, TcBackwardData = 1;
 
     internal static readonly string[] CudaKernels =
     [
         "conv3d_forward_f32", "conv3d_backward_data_f32", "conv3d_backward_weights_f32", "conv3d_weights_reduce_f32",
-        "conv3d_transpose_f32", "conv3d_channel_sum_f32", "conv3d_forward_tc_f16", "conv3d_transpose_narrow_f32",
-        "conv3d_backward_data_tc_f16",
+        "conv3d_transpose_f32", "conv3d_channel_sum_f32", "conv3d_transpose_narrow_f32",
     ];
+
+    internal static readonly string[] TensorCoreKernels = ["conv3d_tc_forward_f16", "conv3d_tc_backward_data_f16"];
 
     /// <summary>Bytes of the parameter struct as passed (tests compare with the PTX .param size).</summary>
     internal static int ParamsBytes => sizeof(Conv3dParams);
 
     private const int MaxArgs = 12, StorageBytes = 512;
 
-    private readonly NativeFunctions? _cuda;
+    private readonly NativeFunctions? _cuda, _cudaTc;
 
     private static uint Blocks(long n, int tile) => (uint)((n + tile - 1) / tile);
 
@@ -118,7 +122,7 @@ public abstract unsafe partial class ConvNativeBase
         _cuda.Device.Stream.Launch(_cuda[FnForward], grid, GemmThreads, 0, args);
     }
 
-    // conv3d_forward_tc_f16(Conv3dParams p, x, wd, bias, scale, shift, int act, float alpha, int split, y)
+    // conv3d_tc_forward_f16(Conv3dParams p, x, wd, bias, scale, shift, int act, float alpha, int split, y)
     private void ForwardTensorCores(in Conv3dParams p, DeviceBuffer x, DeviceBuffer wd, DeviceBuffer? bias,
         DeviceBuffer? scale, DeviceBuffer? shift, int act, float alpha, DeviceBuffer y)
     {
@@ -127,11 +131,11 @@ public abstract unsafe partial class ConvNativeBase
         if (_cuda is null)
         {
             var local = p;
-            EmuNative.Check(EmuNative.Conv3dForwardTcF16((int*)&local, Ptr(x), Ptr(wd), Opt(bias), Opt(scale),
-                Opt(shift), act, alpha, TensorCoreSplit(), Ptr(y), 0), "conv3d_forward_tc_f16");
+            EmuNative.Check(EmuNative.Conv3dTcForwardF16((int*)&local, Ptr(x), Ptr(wd), Opt(bias), Opt(scale),
+                Opt(shift), act, alpha, TensorCoreSplit(), Ptr(y), 0), "conv3d_tc_forward_f16");
             return;
         }
-        var cuda = _cuda;
+        var cuda = _cudaTc!;
         if (m <= 0 || og <= 0) return;
         byte* storage = stackalloc byte[StorageBytes];
         nint* slots = stackalloc nint[MaxArgs];
@@ -147,7 +151,7 @@ public abstract unsafe partial class ConvNativeBase
         args.Add(TensorCoreSplit());
         args.Add(CudaF32(y));
         var grid = new Dim3(Blocks(m, Tile), Blocks(og, Tile), (uint)p.Groups);
-        cuda.Device.Stream.Launch(cuda[FnForwardTc], grid, TcThreads, 0, args);
+        cuda.Device.Stream.Launch(cuda[TcForward], grid, TensorCoreThreads, 0, args);
     }
 
     // conv3d_backward_data_f32(Conv3dParams p, dy, wd, bias, dx)
@@ -175,7 +179,7 @@ public abstract unsafe partial class ConvNativeBase
         _cuda.Device.Stream.Launch(_cuda[FnBackwardData], grid, GemmThreads, 0, args);
     }
 
-    // conv3d_backward_data_tc_f16(Conv3dParams p, dy, wt, bias, int split, dx)
+    // conv3d_tc_backward_data_f16(Conv3dParams p, dy, wt, bias, int split, dx)
     private void BackwardDataTensorCores(in Conv3dParams p, DeviceBuffer dy, DeviceBuffer wt, DeviceBuffer? bias,
         DeviceBuffer dx)
     {
@@ -184,8 +188,8 @@ public abstract unsafe partial class ConvNativeBase
         if (_cuda is null)
         {
             var local = p;
-            EmuNative.Check(EmuNative.Conv3dBackwardDataTcF16((int*)&local, Ptr(dy), Ptr(wt), Opt(bias),
-                TensorCoreSplit(), Ptr(dx), 0), "conv3d_backward_data_tc_f16");
+            EmuNative.Check(EmuNative.Conv3dTcBackwardDataF16((int*)&local, Ptr(dy), Ptr(wt), Opt(bias),
+                TensorCoreSplit(), Ptr(dx), 0), "conv3d_tc_backward_data_f16");
             return;
         }
         if (m <= 0 || cg <= 0) return;
@@ -199,7 +203,7 @@ public abstract unsafe partial class ConvNativeBase
         args.Add(TensorCoreSplit());
         args.Add(CudaF32(dx));
         var grid = new Dim3(Blocks(m, Tile), Blocks(cg, Tile), (uint)p.Groups);
-        _cuda.Device.Stream.Launch(_cuda[FnBackwardDataTc], grid, TcThreads, 0, args);
+        _cudaTc!.Device.Stream.Launch(_cudaTc[TcBackwardData], grid, TensorCoreThreads, 0, args);
     }
 
     // conv3d_backward_weights_f32(Conv3dParams p, int chunk, x, dy, part), then

@@ -3,7 +3,7 @@ using Kernels.Registry;
 
 namespace Kernels.Ops.Conv;
 
-/// <summary>native/conv3d.cu: the convolution as an implicit GEMM over channels-last data. The
+/// <summary>native/conv3d.cu (and conv3d_tc.cu for the opt-in tensor-core kernels): the convolution as an implicit GEMM over channels-last data. The
 /// engine's tensors are channels-first (NC[D]HW), so each pass transposes its inputs to NDHWC and
 /// its output back with the .cu's own transpose kernel, and re-lays the weight out as the kernels
 /// read it (the comment at the top of the .cu lists the layouts). Ranks 1 and 2 run as 3-D with
@@ -21,6 +21,7 @@ public abstract unsafe partial class ConvNativeBase : IConv
         _device = device;
         _tensorCores = tensorCores;
         _cuda = device is CudaDevice c ? new NativeFunctions(c, "conv3d", CudaKernels) : null;
+        _cudaTc = device is CudaDevice t && tensorCores ? new NativeFunctions(t, "conv3d_tc", TensorCoreKernels) : null;
     }
 
     public void Forward(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y) =>
