@@ -51,7 +51,8 @@ public sealed record LitsPatchOptions
     /// <summary>Probability of mirroring each axis (x, y, z).</summary>
     public (double X, double Y, double Z) FlipProbability { get; init; } = (0.5, 0.5, 0.5);
 
-    /// <summary>Probability of a rotation about z, and its angle range in degrees.</summary>
+    /// <summary>Probability of a rotation about z, and its angle range in degrees. The rotation is
+    /// in voxel units, i.e. assumes equal x and y spacing (true of CT slices and of the phantoms).</summary>
     public double RotationProbability { get; init; } = 0.2;
     public (double Min, double Max) RotationDegrees { get; init; } = (-15, 15);
 
