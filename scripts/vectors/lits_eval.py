@@ -248,7 +248,7 @@ def random_case(rng, kind):
         return np.array([lx[k], ly[k], lz[k]], float)
 
     lesions = []
-    if kind not in ("no_ref_lesion", "no_lesion"):
+    if kind not in ("no_ref_lesion", "no_lesion", "merge"):
         for _ in range(int(rng.integers(2, 7))):
             c = spot()
             r = np.array([rng.uniform(0.6, 5.0), rng.uniform(0.6, 5.0), rng.uniform(0.6, 6.0)])
@@ -272,6 +272,17 @@ def random_case(rng, kind):
         one[c[2], c[1], c[0]] = True
         lesions.append(one)
 
+    if kind == "merge":
+        # Two reference lesions three voxels apart (not joined by the dilation) that one
+        # prediction bridges, and one reference lesion predicted in three pieces.
+        a = np.zeros(shape, bool)
+        a[1:4, 4:9, 3:8] = True
+        b = np.zeros(shape, bool)
+        b[1:4, 4:9, 11:16] = True
+        c = np.zeros(shape, bool)
+        c[2:5, 12:17, 3:13] = True
+        for m in (a, b, c):
+            ref[m] = 2
     pred = ref.copy()
     # Liver: shift by a voxel and grow or shrink a little.
     pl = pred >= 1
@@ -313,6 +324,12 @@ def random_case(rng, kind):
             c = np.array([rng.uniform(0, X), rng.uniform(0, Y), rng.uniform(0, Z)])
             m = ellipsoid(shape, c, np.array([rng.uniform(0.6, 3), rng.uniform(0.6, 3), rng.uniform(0.6, 4)]), spacing)
             pred[m] = 2
+    if kind == "merge":
+        pred[a | b] = 2
+        pred[2, 6, 8:11] = 2
+        pred[c] = 2
+        pred[:, :, 6][c[:, :, 6]] = 1
+        pred[:, :, 9][c[:, :, 9]] = 1
     if kind == "pred_only_tumour":
         pred[pred == 1] = 0  # tumour predicted, but no liver label at all
     if kind == "empty_pred":
@@ -322,7 +339,8 @@ def random_case(rng, kind):
 
 def build(seed):
     rng = np.random.default_rng(seed)
-    kinds = ["random", "empty_pred", "random", "no_ref_lesion", "random", "no_lesion", "pred_only_tumour", "random", "random"]
+    kinds = ["random", "empty_pred", "random", "no_ref_lesion", "random", "no_lesion", "pred_only_tumour", "random", "random",
+             "merge"]  # appended last: the draws for the cases before it do not change
     cases = []
     for n, kind in enumerate(kinds):
         ref, pred, spacing = random_case(rng, kind)
