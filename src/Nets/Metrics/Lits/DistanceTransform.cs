@@ -21,11 +21,44 @@ public static class DistanceTransform
             fixed (double* p = f)
             {
                 var data = (nint)p;
-                Pass(data, nx, 1, (long)ny * nz, line => line * nx, spacing.X * spacing.X);
+                RowPass(data, nx, (long)ny * nz, spacing.X * spacing.X);
                 Pass(data, ny, nx, (long)nx * nz, line => (line / nx) * (long)nx * ny + line % nx, spacing.Y * spacing.Y);
                 Pass(data, nz, (long)nx * ny, (long)nx * ny, line => line, spacing.Z * spacing.Z);
             }
         }
+    }
+
+    /// <summary>The first pass, on the binary input: along a row the squared distance is simply w·(the
+    /// distance to the nearest feature of the row)², found by one sweep each way.</summary>
+    private static unsafe void RowPass(nint data, int n, long rows, double w)
+    {
+        CpuParallel.For(rows, 2L * n, (s, e) =>
+        {
+            var basePtr = (double*)data;
+            for (long l = s; l < e; l++)
+            {
+                double* row = basePtr + l * n;
+                int last = -1;
+                for (int k = 0; k < n; k++)
+                {
+                    if (row[k] == 0) last = k;
+                    else if (last >= 0) row[k] = k - last;   // distance in voxels for now
+                }
+                if (last < 0) continue;                      // no feature: the row stays +∞
+                int next = -1;
+                for (int k = n - 1; k >= 0; k--)
+                {
+                    double v = row[k];
+                    if (v == 0)
+                    {
+                        next = k;
+                        continue;
+                    }
+                    double d = double.IsPositiveInfinity(v) ? next - k : (next >= 0 ? Math.Min(v, next - k) : v);
+                    row[k] = w * d * d;
+                }
+            }
+        });
     }
 
     /// <summary>Runs the 1-D transform on <paramref name="lines"/> lines of <paramref name="n"/>
@@ -38,19 +71,20 @@ public static class DistanceTransform
             var outLine = new double[n];
             var v = new int[n];
             var z = new double[n + 1];
+            var h = new double[n];
             var basePtr = (double*)data;
             for (long l = s; l < e; l++)
             {
                 long o = start(l);
                 for (int k = 0; k < n; k++) line[k] = basePtr[o + k * stride];
-                Envelope(line, outLine, v, z, w);
+                Envelope(line, outLine, v, z, h, w);
                 for (int k = 0; k < n; k++) basePtr[o + k * stride] = outLine[k];
             }
         });
     }
 
     /// <summary>d(q) = min over p of w·(q − p)² + f(p); points with f = +∞ take no part.</summary>
-    private static void Envelope(double[] f, double[] d, int[] v, double[] z, double w)
+    private static void Envelope(double[] f, double[] d, int[] v, double[] z, double[] h, double w)
     {
         int n = f.Length, k = -1;
         for (int q = 0; q < n; q++)
@@ -60,7 +94,7 @@ public static class DistanceTransform
             while (k >= 0)
             {
                 int p = v[k];
-                double s = (fq - (f[p] + w * p * p)) / (2 * w * (q - p));
+                double s = (fq - h[k]) / (2 * w * (q - p));
                 if (s <= z[k])
                 {
                     k--;
@@ -68,12 +102,14 @@ public static class DistanceTransform
                 }
                 k++;
                 v[k] = q;
+                h[k] = fq;
                 z[k] = s;
                 z[k + 1] = double.PositiveInfinity;
                 goto placed;
             }
             k = 0;
             v[0] = q;
+            h[0] = fq;
             z[0] = double.NegativeInfinity;
             z[1] = double.PositiveInfinity;
         placed:;

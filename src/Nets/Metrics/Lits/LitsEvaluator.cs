@@ -94,14 +94,19 @@ public sealed class LitsEvaluator
     }
 
     // Label codes: 0 below 1, 1 exactly 1 (liver), 2 exactly 2 (tumour), 3 any other value ≥ 1.
+    // For integer labels that is clamp(v, 0, 3); other types compare value by value.
     private static byte[] Codes<T>(ReadOnlySpan<T> v) where T : unmanaged, INumber<T>
     {
         var codes = new byte[v.Length];
-        T one = T.One, two = T.One + T.One;
         if (typeof(T) == typeof(byte))
         {
-            var b = System.Runtime.InteropServices.MemoryMarshal.Cast<T, byte>(v);
-            for (int i = 0; i < b.Length; i++) codes[i] = b[i] switch { 0 => 0, 1 => 1, 2 => 2, _ => 3 };
+            System.Numerics.Tensors.TensorPrimitives.Min(System.Runtime.InteropServices.MemoryMarshal.Cast<T, byte>(v), (byte)3, codes);
+            return codes;
+        }
+        T zero = T.Zero, one = T.One, two = T.One + T.One, three = two + T.One;
+        if (typeof(T).GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IBinaryInteger<>)))
+        {
+            for (int i = 0; i < v.Length; i++) codes[i] = byte.CreateTruncating(T.Clamp(v[i], zero, three));
             return codes;
         }
         for (int i = 0; i < v.Length; i++)

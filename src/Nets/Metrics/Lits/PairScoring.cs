@@ -90,26 +90,31 @@ internal static class PairScoring
     }
 
     /// <summary>Voxels of the mask that the 18-neighbourhood erosion removes (mask XOR erosion).</summary>
-    private static List<int> Surface(byte[] m, VolumeShape s, int[] nb)
+    private static unsafe List<int> Surface(byte[] m, VolumeShape s, int[] nb)
     {
         var list = new List<int>();
         int sx = s.X, sxy = s.X * s.Y;
         // The padding layer is zero, so only interior voxels can be in the mask and all their
         // neighbours are inside the array.
-        for (int z = 1; z < s.Z - 1; z++)
-        for (int y = 1; y < s.Y - 1; y++)
+        fixed (byte* mp = m)
+        fixed (int* np = nb)
         {
-            int row = z * sxy + y * sx;
-            for (int x = 1; x < s.X - 1; x++)
+            for (int z = 1; z < s.Z - 1; z++)
+            for (int y = 1; y < s.Y - 1; y++)
             {
-                int i = row + x;
-                if (m[i] == 0) continue;
-                foreach (int d in nb)
+                int row = z * sxy + y * sx;
+                for (int x = 1; x < s.X - 1; x++)
                 {
-                    if (m[i + d] == 0)
+                    int i = row + x;
+                    if (mp[i] == 0) continue;
+                    byte* c = mp + i;
+                    for (int k = 0; k < 18; k++)
                     {
-                        list.Add(i);
-                        break;
+                        if (c[np[k]] == 0)
+                        {
+                            list.Add(i);
+                            break;
+                        }
                     }
                 }
             }
