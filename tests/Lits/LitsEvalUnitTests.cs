@@ -213,6 +213,27 @@ public class LitsEvalUnitTests
     }
 
     [Test]
+    public void TiesInTheMergeAndTheMatchGoToTheLowerNumber()
+    {
+        // One row: R1 = x 0..6, R2 = x 13..18 (far enough apart to stay two lesions after the
+        // dilation); P1 = x 0..2, P2 = x 4..15. P1 and P2 overlap R1 by 3 each: R1 goes to P1 (the
+        // lower number), R2 to P2, so the groups are {R1} and {R2}. P2 overlaps both groups by 3:
+        // it matches {R1}, the lower group. {R1} vs P1 ∪ P2: IoU 6 / 16 (detected only at > 0);
+        // {R2} keeps no prediction (one false negative at both thresholds).
+        var s = new VolumeShape(20, 3, 1);
+        var r = Volume(s, 1);
+        Fill(r, s, 0, 6, 1, 1, 0, 0, 2);
+        Fill(r, s, 13, 18, 1, 1, 0, 0, 2);
+        var p = Volume(s, 1);
+        Fill(p, s, 0, 2, 1, 1, 0, 0, 2);
+        Fill(p, s, 4, 15, 1, 1, 0, 0, 2);
+        var c = new LitsEvaluator().AddCase<byte>("8", p, r, s, new VoxelSpacing(1, 1, 1));
+        Assert.That((c.PredictedLesions, c.ReferenceLesions), Is.EqualTo((2, 2)));
+        Assert.That(c.Detection, Is.EqualTo(new DetectionCounts(0, 2, 2)));
+        Assert.That(c.DetectionAboveZero, Is.EqualTo(new DetectionCounts(1, 0, 1)));
+    }
+
+    [Test]
     public void PredictionWithoutLiverLabelCountsAsNoLiver()
     {
         var s = new VolumeShape(6, 6, 2);
