@@ -8,9 +8,11 @@ Conventions (the C# side documents the same ones):
 - A case is two label volumes of shape [X, Y, Z] stored x-fastest (here numpy arrays indexed
   [z, y, x], so C order is x-fastest) and a voxel spacing (sx, sy, sz) in mm. Axial slices are
   the planes of fixed z. Liver = label >= 1, tumour = label == 2, "has liver" = some label == 1.
-- Connected components: face connectivity (6 neighbours), numbered in x-fastest scan order
-  (scipy.ndimage.label on the [z, y, x] array). Reference lesions: label the tumour mask dilated
-  by the in-plane 4-neighbour cross, then keep the labels only on the tumour mask.
+- Connected components: face connectivity (6 neighbours), numbered as the official scorer numbers
+  them: scipy.ndimage.label on the [x, y, z] array nibabel gives, i.e. by first voxel with x
+  slowest and z fastest (label_xyz below). The numbering only decides ties. Reference lesions:
+  label the tumour mask dilated by the in-plane 4-neighbour cross, then keep the labels only on
+  the tumour mask.
 - Only predictions that overlap a reference lesion take part in matching. Merge: each reference
   lesion goes to the prediction with which it overlaps most (ties: the lower prediction number);
   the references of one prediction form one group; a reference no prediction touches is its own
@@ -89,10 +91,16 @@ def pair_scores(p, r, spacing):
                 msd=float(max(a.max(), b.max())))
 
 
+def label_xyz(mask):
+    """Components of a [z, y, x] mask numbered as scipy numbers them on the [x, y, z] array."""
+    lab, n = ndimage.label(mask.T, structure=FACE)
+    return lab.T, n
+
+
 def reference_lesions(ref):
     tumour = ref == 2
     grown = ndimage.binary_dilation(tumour, structure=INPLANE_CROSS)
-    lab, n = ndimage.label(grown, structure=FACE)
+    lab, n = label_xyz(grown)
     lab[~tumour] = 0
     return lab, n
 
@@ -168,7 +176,7 @@ def evaluate(cases):
             ldice = 2.0 * int((pt & rt).sum()) / int(pt.sum() + rt.sum())
         les_i += int((pt & rt).sum())
         les_s += int(pt.sum() + rt.sum())
-        plab, npred = ndimage.label(pt, structure=FACE)
+        plab, npred = label_xyz(pt)
         rlab, nref = reference_lesions(ref)
         per_case_det = {}
         lesions = []
@@ -248,7 +256,7 @@ def random_case(rng, kind):
         return np.array([lx[k], ly[k], lz[k]], float)
 
     lesions = []
-    if kind not in ("no_ref_lesion", "no_lesion", "merge"):
+    if kind not in ("no_ref_lesion", "no_lesion", "merge", "tie"):
         for _ in range(int(rng.integers(2, 7))):
             c = spot()
             r = np.array([rng.uniform(0.6, 5.0), rng.uniform(0.6, 5.0), rng.uniform(0.6, 6.0)])
@@ -283,6 +291,16 @@ def random_case(rng, kind):
         c[2:5, 12:17, 3:13] = True
         for m in (a, b, c):
             ref[m] = 2
+    if kind == "tie":
+        # Equal overlaps whose outcome depends on the component numbering: P1 (small x, large z)
+        # and P2 (larger x, small z) overlap R1 by 3 voxels each; P2 also overlaps R2 by 3.
+        # Numbered x slowest (the scorer), R1 goes to P1 and P2 to {R1}; numbered z slowest, R1
+        # and R2 would merge under P2.
+        r1 = np.zeros(shape, bool)
+        r1[2:4, 2:5, 2:10] = True
+        r2 = np.zeros(shape, bool)
+        r2[0:2, 2:5, 16:21] = True
+        ref[r1 | r2] = 2
     pred = ref.copy()
     # Liver: shift by a voxel and grow or shrink a little.
     pl = pred >= 1
@@ -330,6 +348,10 @@ def random_case(rng, kind):
         pred[c] = 2
         pred[:, :, 6][c[:, :, 6]] = 1
         pred[:, :, 9][c[:, :, 9]] = 1
+    if kind == "tie":
+        pred[3:5, 3, 2:5] = 2       # P1
+        pred[2, 3, 7:16] = 2        # P2: over R1, along to x 15,
+        pred[1, 3, 15:19] = 2       # down a slice and into R2
     if kind == "pred_only_tumour":
         pred[pred == 1] = 0  # tumour predicted, but no liver label at all
     if kind == "empty_pred":
@@ -340,7 +362,7 @@ def random_case(rng, kind):
 def build(seed):
     rng = np.random.default_rng(seed)
     kinds = ["random", "empty_pred", "random", "no_ref_lesion", "random", "no_lesion", "pred_only_tumour", "random", "random",
-             "merge"]  # appended last: the draws for the cases before it do not change
+             "merge", "tie"]  # appended last: the draws for the cases before them do not change
     cases = []
     for n, kind in enumerate(kinds):
         ref, pred, spacing = random_case(rng, kind)

@@ -24,7 +24,7 @@ public class LitsEvalUnitTests
     }
 
     [Test]
-    public void ComponentsUseFaceConnectivityAndScanOrder()
+    public void ComponentsUseFaceConnectivityAndTheScorersNumbering()
     {
         var s = new VolumeShape(5, 4, 3);
         var m = new byte[s.Voxels];
@@ -38,10 +38,11 @@ public class LitsEvalUnitTests
         var labels = new int[s.Voxels];
         int n = ConnectedComponents.Label(m, s, labels);
         Assert.That(n, Is.EqualTo(4));
-        Assert.That(labels[At(s, 0, 1, 0)], Is.EqualTo(1), "first voxel in memory order gets 1");
+        // Numbered by first voxel in (x, y, z) order, x slowest (the scorer's scipy order on [x, y, z]).
+        Assert.That(labels[At(s, 0, 1, 0)], Is.EqualTo(1), "the smallest x comes first");
         Assert.That(labels[At(s, 2, 1, 0)], Is.EqualTo(1), "the U's two arms are one component");
-        Assert.That(labels[At(s, 4, 0, 1)], Is.EqualTo(2));
-        Assert.That(labels[At(s, 3, 1, 1)], Is.EqualTo(3));
+        Assert.That(labels[At(s, 3, 1, 1)], Is.EqualTo(2));
+        Assert.That(labels[At(s, 4, 0, 1)], Is.EqualTo(3), "x 4 after x 3 although it comes first in memory");
         Assert.That(labels[At(s, 4, 3, 2)], Is.EqualTo(4));
         Assert.That(labels.Count(l => l == 0), Is.EqualTo(m.Count(b => b == 0)));
     }

@@ -1,9 +1,10 @@
 namespace Kernels.Nets.Metrics.Lits;
 
 /// <summary>3-D connected components with face connectivity (6 neighbours) by two-pass union-find.
-/// Components are numbered 1, 2, … in the order of their first voxel in memory order (x fastest),
-/// which is the order scipy.ndimage.label gives on a [z, y, x] array; the numbering decides ties
-/// in the lesion matching, so both implementations must share it.</summary>
+/// Components are numbered 1, 2, … in the order of their first voxel with x slowest and z fastest
+/// (lexicographic in (x, y, z)): the numbering the official scorer gets from scipy.ndimage.label
+/// on the [x, y, z] arrays nibabel returns. It decides ties in the lesion merge and match, so the
+/// evaluation shares it with the scorer (and with scripts/vectors/lits_eval.py).</summary>
 public static class ConnectedComponents
 {
     /// <summary>Labels the voxels where <paramref name="mask"/> is non-zero; writes 0 elsewhere.
@@ -37,18 +38,30 @@ public static class ConnectedComponents
             }
             labels[i] = l;
         }
-        // Final numbers in order of first appearance: the scan meets a component's first voxel first.
-        var final = new int[parent.Count];
-        int count = 0;
-        for (int i = 0; i < labels.Length; i++)
+        // Resolve every voxel to its root, and find each root's first voxel in (x, y, z) order.
+        var firstKey = new long[parent.Count];
+        Array.Fill(firstKey, long.MaxValue);
+        long zy = (long)shape.Y * shape.Z;
+        for (int z = 0, i = 0; z < shape.Z; z++)
+        for (int y = 0; y < shape.Y; y++)
+        for (int x = 0; x < shape.X; x++, i++)
         {
             int l = labels[i];
             if (l == 0) continue;
             int root = Find(parent, l);
-            if (final[root] == 0) final[root] = ++count;
-            labels[i] = final[root];
+            labels[i] = root;
+            long key = x * zy + (long)y * shape.Z + z;
+            if (key < firstKey[root]) firstKey[root] = key;
         }
-        return count;
+        var roots = new List<int>();
+        for (int l = 1; l < parent.Count; l++)
+            if (parent[l] == l) roots.Add(l);
+        roots.Sort((a, b) => firstKey[a].CompareTo(firstKey[b]));
+        var final = new int[parent.Count];
+        for (int k = 0; k < roots.Count; k++) final[roots[k]] = k + 1;
+        for (int i = 0; i < labels.Length; i++)
+            if (labels[i] != 0) labels[i] = final[labels[i]];
+        return roots.Count;
     }
 
     private static int Find(List<int> parent, int a)

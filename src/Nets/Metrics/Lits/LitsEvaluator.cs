@@ -16,8 +16,9 @@ namespace Kernels.Nets.Metrics.Lits;
 /// - the tumour-burden maximum error is the largest (reference − prediction), signed, as the
 ///   scorer's np.max gives;
 /// - RVD is 9001 for an empty side, like the distances (the scorer does so);
-/// - ties in the lesion merge and match go to the lower component number (components numbered
-///   in memory order, x fastest), see <see cref="LesionMatching"/>.</summary>
+/// - ties in the lesion merge and match go to the lower component number, components numbered as
+///   the official scorer numbers them (x slowest, see <see cref="ConnectedComponents"/>), as its
+///   np.argmax does; see <see cref="LesionMatching"/>.</summary>
 public sealed class LitsEvaluator
 {
     private readonly List<LitsCaseResult> _cases = [];
