@@ -71,6 +71,7 @@ public class LitsEvalCliTests : TempFolderTest
         var json = PathOf("lits.json");
         var (code, output, err) = Run("eval", "lits", "--pred", PredDir, "--ref", RefDir, "--json", json);
         Assert.That(code, Is.Zero, err);
+        Assert.That(err, Does.Not.Contain("warning"), "same grids: no affine warning");
         Assert.That(output, Does.Contain("LiTS summary").And.Contain("overlap > 0.5").And.Contain("tumour burden: RMSE"));
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
@@ -175,6 +176,20 @@ public class LitsEvalCliTests : TempFolderTest
         Assert.That(err, Does.Contain("nowhere"));
         (code, _, _) = Run("eval", "lits", "--ref", RefDir);
         Assert.That(code, Is.EqualTo(2), "--pred is required");
+    }
+
+    [Test]
+    public void DifferentAffinesAreScoredAsStoredWithAWarning()
+    {
+        TinyPair("6", (4, 4, 3), (1, 1, 2), pred: false);
+        Directory.CreateDirectory(PredDir);
+        var labels = new byte[48];
+        labels[5] = 1;
+        var moved = new double[,] { { 1, 0, 0, 10 }, { 0, 1, 0, 0 }, { 0, 0, 2, 0 }, { 0, 0, 0, 1 } };
+        NiftiWriter.Write(Path.Combine(PredDir, "segmentation-6.nii"), NiftiImage<byte>.Create(labels, (4, 4, 3), (1, 1, 2), moved), NiftiDataType.UInt8);
+        var (code, _, err) = Run("eval", "lits", "--pred", PredDir, "--ref", RefDir);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(err, Does.Contain("warning").And.Contain("case 6").And.Contain("affine"));
     }
 
     [Test]

@@ -34,7 +34,8 @@ public static class EvalLits
             }
             var report = LitsFolderEvaluation.Evaluate(parse.GetValue(pred)!, parse.GetValue(reference)!,
                 (pair, c) => cli.Out.MarkupLine(Markup.Escape(F(
-                    $"case {c.Id}: liver Dice {c.Liver.Dice:0.0000}, lesion Dice {c.LesionDice:0.0000}, lesions ref {c.ReferenceLesions} pred {c.PredictedLesions} (TP {c.Detection.TruePositives} FP {c.Detection.FalsePositives} FN {c.Detection.FalseNegatives})"))));
+                    $"case {c.Id}: liver Dice {c.Liver.Dice:0.0000}, lesion Dice {c.LesionDice:0.0000}, lesions ref {c.ReferenceLesions} pred {c.PredictedLesions} (TP {c.Detection.TruePositives} FP {c.Detection.FalsePositives} FN {c.Detection.FalseNegatives})"))),
+                warning => cli.Err.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}"));
             Print(cli.Out, report);
             if (jsonPath is not null)
             {

@@ -10,7 +10,9 @@ public sealed record LitsFilePair(string Id, string PredictionPath, string Refer
 /// the LiTS naming (segmentation-N.nii or segmentation-N.nii.gz; other files are ignored). Every
 /// reference needs its prediction and every prediction its reference; the two files of a pair must
 /// have the same shape and the same voxel spacing (to 1e-4 relative: the evaluation never
-/// resamples). Each problem is an error that names the files.</summary>
+/// resamples). Each problem is an error that names the files. Voxels are compared as stored, like
+/// the scorer: a pair whose voxel-to-world affines differ (another orientation or origin) is
+/// scored all the same, with a warning.</summary>
 public static class LitsFolderEvaluation
 {
     /// <summary>Pairs the files by case number, in numeric order.</summary>
@@ -34,8 +36,9 @@ public static class LitsFolderEvaluation
     }
 
     /// <summary>Reads and scores every pair (one pair in memory at a time). <paramref name="progress"/>
-    /// hears each case as it is done.</summary>
-    public static LitsReport Evaluate(string predictionDir, string referenceDir, Action<LitsFilePair, LitsCaseResult>? progress = null)
+    /// hears each case as it is done, <paramref name="warn"/> each warning.</summary>
+    public static LitsReport Evaluate(string predictionDir, string referenceDir, Action<LitsFilePair, LitsCaseResult>? progress = null,
+        Action<string>? warn = null)
     {
         var pairs = Pair(predictionDir, referenceDir);
         var eval = new LitsEvaluator();
@@ -52,11 +55,22 @@ public static class LitsFolderEvaluation
                 throw new InvalidDataException($"case {pair.Id}: the prediction {pair.PredictionPath} has voxel spacing {Fmt(prediction.Spacing)} mm, " +
                                                $"the reference {pair.ReferencePath} {Fmt(reference.Spacing)} mm: write the prediction on the reference's grid " +
                                                "(the evaluation does not resample)");
+            if (!SameAffine(prediction.Affine, reference.Affine))
+                warn?.Invoke($"case {pair.Id}: the voxel-to-world affines of {pair.PredictionPath} and {pair.ReferencePath} differ; " +
+                             "voxels are compared as stored (no reorientation)");
             var shape = new VolumeShape(reference.Shape.X, reference.Shape.Y, reference.Shape.Z);
             var result = eval.AddCase<int>(pair.Id, prediction.Data, reference.Data, shape, new VoxelSpacing(rx, ry, rz));
             progress?.Invoke(pair, result);
         }
         return eval.Finish();
+    }
+
+    private static bool SameAffine(double[,] a, double[,] b)
+    {
+        for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            if (Math.Abs(a[i, j] - b[i, j]) > 1e-3 * Math.Max(1, Math.Abs(b[i, j]))) return false;
+        return true;
     }
 
     private static bool Close(double a, double b) => Math.Abs(a - b) <= 1e-4 * Math.Max(Math.Abs(a), Math.Abs(b));

@@ -32,13 +32,6 @@ internal struct Bounds
         if (z > Z1) Z1 = z;
     }
 
-    public void Add(in Bounds b)
-    {
-        if (b.IsEmpty) return;
-        Add(b.X0, b.Y0, b.Z0);
-        Add(b.X1, b.Y1, b.Z1);
-    }
-
     public readonly Box ToBox() => IsEmpty ? default : Box.FromBounds(X0, X1, Y0, Y1, Z0, Z1);
 }
 
