@@ -23,6 +23,7 @@ public static class Program
         TrainCommand.Create,
         BenchCommand.Create,
         PhantomCommand.Create,
+        EvalCommand.Create,
         SegmentCommand.Create,
     ];
 

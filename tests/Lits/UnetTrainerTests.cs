@@ -121,7 +121,7 @@ public class UnetTrainerTests
     {
         var c = Tiny(5);
         var o = TinyOptions(mode) with { Batch = 6, ForegroundFraction = 1, LesionFraction = 1, RotationProbability = 0, Patch = mode == UNetMode.Unet3d ? [4, 4, 4] : [4, 4] };
-        var sampler = UNetTrainer.Sampler(o) is var s0 ? new Kernels.Nets.Data.Lits.PatchSampler(s0.Options with { IntensityProbability = 0 }) : null!;
+        var sampler = UNetTrainer.Sampler(o) is var s0 ? new Kernels.Nets.Data.Lits.LitsPatchSampler(s0.Options with { IntensityProbability = 0 }) : null!;
         var volumes = new[] { new Kernels.Nets.Data.Lits.TrainingVolume(c.Image, c.Labels, (16, 16, 8)) };
         using var scope = TensorScope.Begin();
         var (x, y) = UNetTrainer.Batch(sampler, volumes, o, new Rng(9), Device.Cpu);

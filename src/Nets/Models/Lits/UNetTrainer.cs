@@ -29,7 +29,7 @@ public sealed record UNetTrainOptions
     public double WeightDecay { get; init; } = 1e-5;
     public bool BatchDice { get; init; } = true;
     /// <summary>Share of patches centred on a foreground voxel (the rest anywhere), and of those
-    /// the share centred on a tumour voxel (nifti-phantom's PatchSampler).</summary>
+    /// the share centred on a tumour voxel (nifti-phantom's LitsPatchSampler).</summary>
     public double ForegroundFraction { get; init; } = 0.67;
     public double LesionFraction { get; init; } = 0.5;
     public double RotationProbability { get; init; } = 0.2;
@@ -170,7 +170,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
     /// <summary>The patch sampler: 3-D patches (X, Y, Z) = (W, H, D), or for the slice modes
     /// 2k+1 slices (k = 0 for 2-D) whose label is the middle one; flips, rotation about z,
     /// intensity augmentation, foreground and lesion oversampling.</summary>
-    public static PatchSampler Sampler(UNetTrainOptions o) => new(new PatchOptions
+    public static LitsPatchSampler Sampler(UNetTrainOptions o) => new(new LitsPatchOptions
     {
         Size = o.Mode == UNetMode.Unet3d ? (o.Patch[2], o.Patch[1], o.Patch[0]) : (o.Patch[1], o.Patch[0], 2 * o.Context + 1),
         ForegroundFraction = o.ForegroundFraction, LesionFraction = o.LesionFraction, RotationProbability = o.RotationProbability,
@@ -178,7 +178,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
 
     /// <summary>A training batch: images [B, 1, D, H, W] (3-D) or [B, 2k+1, H, W], labels int32
     /// [B, D, H, W] or [B, H, W] (the middle slice).</summary>
-    public static (Tensor Images, Tensor Labels) Batch(PatchSampler sampler, IReadOnlyList<TrainingVolume> volumes, UNetTrainOptions o, Rng rng, Device device)
+    public static (Tensor Images, Tensor Labels) Batch(LitsPatchSampler sampler, IReadOnlyList<TrainingVolume> volumes, UNetTrainOptions o, Rng rng, Device device)
     {
         var (images, labels) = sampler.Batch(volumes, o.Batch, rng);
         var (px, py, pz) = sampler.Options.Size;
