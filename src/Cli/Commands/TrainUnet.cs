@@ -18,7 +18,7 @@ public static class TrainUnet
         var d = new UNetTrainOptions();
         int[] defaultPatch = mode == UNetMode.Unet3d ? d.Patch : [96, 96];
         var data = new Option<string>("--data") { Description = "phantom (generated in memory) or lits:<dir> (volume-N.nii[.gz] + segmentation-N.nii[.gz])", DefaultValueFactory = _ => "phantom" };
-        var cases = new Option<int>("--cases") { Description = "Phantom training cases", DefaultValueFactory = _ => 12 };
+        var cases = new Option<int>("--cases") { Description = "Phantom training cases", DefaultValueFactory = _ => 40 };
         var valCases = new Option<int>("--val-cases") { Description = "Held-out phantom cases (lits: the last fifth of the cases)", DefaultValueFactory = _ => 4 };
         var size = new Option<string>("--size") { Description = "Phantom size X,Y,Z in voxels", DefaultValueFactory = _ => "96,96,48" };
         var epochs = new Option<int>("--epochs") { Description = "Epochs (validation after each)", DefaultValueFactory = _ => d.Epochs };
