@@ -1,0 +1,43 @@
+namespace Kernels.Nets.Models.AnatomicalAugmentation;
+
+/// <summary>Options of the with/without anatomical-augmentation comparison. Sized by default for
+/// a few minutes per run on a 2-core CPU: 96×96 windows, a narrow 2-D U-Net.</summary>
+public sealed record AnatomicalAugmentationOptions
+{
+    /// <summary>Adjacent slices per side that become extra examples (k of ±k) in the augmented run.</summary>
+    public int Neighbours { get; init; } = 2;
+    /// <summary>Side of the square window cut around the liver (multiple of 2^depth).</summary>
+    public int SliceSize { get; init; } = 96;
+    /// <summary>One epoch = the steps of one pass over the labelled training slices; both runs
+    /// take the same number of steps (the augmented run sees a part of its larger set per epoch).</summary>
+    public int Epochs { get; init; } = 30;
+    public int Batch { get; init; } = 8;
+    public double Lr { get; init; } = 2e-3;
+    /// <summary>Weigh the cross-entropy by inverse square-root class frequency of the labelled
+    /// training slices (the lesion classes are a few percent of the liver's pixels).</summary>
+    public bool ClassWeights { get; init; } = true;
+    /// <summary>Random horizontal/vertical flips of training batches (both runs alike).</summary>
+    public bool Flips { get; init; } = true;
+    public float WindowLow { get; init; } = SparseAnnotation.DefaultWindowLow;
+    public float WindowHigh { get; init; } = SparseAnnotation.DefaultWindowHigh;
+    public ulong Seed { get; init; } = 1;
+
+    public void Validate()
+    {
+        if (Neighbours < 0) throw new ArgumentException($"--neighbours must be 0 or more, got {Neighbours}");
+        if (SliceSize < 8) throw new ArgumentException($"--slice-size must be at least 8, got {SliceSize}");
+        if (Epochs <= 0) throw new ArgumentException($"--epochs must be positive, got {Epochs}");
+        if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
+        if (!(Lr > 0) || double.IsInfinity(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}");
+        if (!(WindowHigh > WindowLow)) throw new ArgumentException($"the HU window [{WindowLow}, {WindowHigh}] is empty");
+    }
+}
+
+/// <summary>One training run's outcome.</summary>
+public sealed record AugmentationRun(
+    string Name, int Neighbours, int TrainExamples, int LabelledSlices, int Steps,
+    double FirstLoss, double LastLoss, double Seconds, LesionScores Scores);
+
+/// <summary>Both runs and the data they shared.</summary>
+public sealed record AugmentationComparison(
+    AugmentationRun Baseline, AugmentationRun Augmented, int TrainCases, int TestCases, int TestSlices, int TestLesions);
