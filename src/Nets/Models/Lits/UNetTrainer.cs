@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Kernels.Nets.IO;
+using Kernels.Nets.Optim;
+using Kernels.Nets.Schedules;
+using Kernels.Nets.Training;
+
+namespace Kernels.Nets.Models.Lits;
+
+/// <summary>Options of <see cref="UNetTrainer"/>. The defaults are sized for the phantom task on a
+/// 2-core CPU: a narrow, 3-halving 3-D U-Net on 48³ patches.</summary>
+public sealed record UNetTrainOptions
+{
+    public UNetMode Mode { get; init; } = UNetMode.Unet3d;
+    /// <summary>3 sizes (D, H, W) for unet3d, 2 (H, W) for the slice modes; multiples of 2^depth.</summary>
+    public int[] Patch { get; init; } = [48, 48, 48];
+    /// <summary>2.5D: k slices on each side.</summary>
+    public int Context { get; init; } = 1;
+    public int BaseWidth { get; init; } = 8;
+    public int Depth { get; init; } = 3;
+    public UNetNorm Norm { get; init; } = UNetNorm.Instance;
+    public UNetDownsampling Down { get; init; } = UNetDownsampling.StridedConv;
+    public int Epochs { get; init; } = 8;
+    public int StepsPerEpoch { get; init; } = 50;
+    public int Batch { get; init; } = 2;
+    public double Lr { get; init; } = 3e-3;
+    public double WeightDecay { get; init; } = 1e-5;
+    public bool BatchDice { get; init; } = true;
+    public double TumourFraction { get; init; } = 0.4;
+    public double LiverFraction { get; init; } = 0.3;
+    public double Overlap { get; init; } = 0.5;
+    public int TumourDilation { get; init; } = 2;
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Extra checkpoint metadata (e.g. the preprocessing), stored under extra.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
+    public int Dims => Mode == UNetMode.Unet3d ? 3 : 2;
+
+    public UNetConfig NetConfig => new()
+    {
+        Dims = Dims, InChannels = Mode.InChannels(Context), Classes = 3, BaseWidth = BaseWidth, Depth = Depth,
+        Norm = Norm, Down = Down,
+    };
+
+    public void Validate()
+    {
+        if (Patch.Length != Dims)
+            throw new ArgumentException($"--patch {string.Join(',', Patch)}: {Mode.Name()} needs {Dims} sizes ({(Dims == 3 ? "D,H,W" : "H,W")})");
+        foreach (var p in Patch)
+            if (p <= 0 || p % (1 << Depth) != 0)
+                throw new ArgumentException($"--patch {string.Join(',', Patch)}: every size must be a positive multiple of {1 << Depth} (2^depth, depth {Depth})");
+        if (Epochs <= 0) throw new ArgumentException($"--epochs must be positive, got {Epochs}");
+        if (StepsPerEpoch <= 0) throw new ArgumentException($"--steps-per-epoch must be positive, got {StepsPerEpoch}");
+        if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
+        if (!(Lr > 0) || double.IsInfinity(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}");
+        if (Context < 0) throw new ArgumentException($"--context must be 0 or more, got {Context}");
+        if (Mode == UNetMode.Unet3d && Norm == UNetNorm.Batch && Batch < 2)
+            throw new ArgumentException("--norm batch needs --batch 2 or more");
+        NetConfig.Validate();
+    }
+}
+
+/// <summary>One epoch's numbers, as written to metrics.json.</summary>
+public sealed record UNetEpoch(int Epoch, double Loss, double LiverDice, double LesionDice, double Seconds, double VoxelsPerSecond);
+
+/// <summary>Validation of one case.</summary>
+public sealed record UNetCaseScore(string Id, double LiverDice, double LesionDice);
+
+/// <summary>Trains a U-Net (3-D, 2-D or 2.5D) with Dice + cross-entropy and Adam (cosine decay)
+/// on patches with foreground oversampling and flips; after every epoch segments the validation
+/// cases whole (sliding window + post-processing) and scores liver Dice (label ≥ 1) and lesion
+/// Dice per case (label 2; 1 when both are empty); keeps the best checkpoint (mean of the two),
+/// writes metrics.json and overlays of validation slices.</summary>
+public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<string> log)
+{
+    public sealed record Result(IReadOnlyList<UNetEpoch> Epochs, double LiverDice, double LesionDice, IReadOnlyList<UNetCaseScore> Cases, double Seconds);
+
+    public Result Run(IReadOnlyList<LitsCase> train, IReadOnlyList<LitsCase> validation, string outDir)
+    {
+        options.Validate();
+        if (validation.Count == 0) throw new ArgumentException("no validation cases");
+        Directory.CreateDirectory(outDir);
+        Rng.Seed(options.Seed);
+        var rng = new Rng(options.Seed * 0x9E3779B97F4A7C15UL + 5);
+        var sampler = new PatchSampler(train, options.TumourFraction, options.LiverFraction);
+        using var net = new UNet(options.NetConfig, device);
+        using var opt = new AdamW(net.Parameters(), lr: options.Lr, weightDecay: options.WeightDecay);
+        int total = options.Epochs * options.StepsPerEpoch;
+        var sched = new CosineAnnealingLR(opt, total, options.Lr * 0.02);
+        var loss = new DiceCeLoss(options.BatchDice);
+        var run = new TrainingRun(net, opt, sched, null, rng);
+        long patchVoxels = options.Patch.Aggregate(1L, (a, b) => a * b) * options.Batch;
+        log($"{options.Mode.Name()} on {device.Name}: {net.ParameterCount():N0} parameters (base width {options.BaseWidth}, depth {options.Depth}, " +
+            $"{(options.Norm == UNetNorm.Instance ? "instance" : "batch")} norm), patch {string.Join('×', options.Patch)} × batch {options.Batch}, " +
+            $"{options.Epochs} epochs × {options.StepsPerEpoch} steps; {train.Count} training, {validation.Count} validation cases");
+
+        var epochs = new List<UNetEpoch>();
+        double bestScore = double.NegativeInfinity, bestLiver = 0, bestLesion = 0;
+        IReadOnlyList<UNetCaseScore> bestCases = [];
+        var sw = Stopwatch.StartNew();
+        double trainSeconds = 0;
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            net.Train();
+            double lossSum = 0;
+            var t0 = sw.Elapsed;
+            for (int s = 0; s < options.StepsPerEpoch; s++)
+            {
+                using var scope = TensorScope.Begin();
+                var (x, y) = sampler.Batch(options.Batch, options.Patch, options.Context, rng, device);
+                var l = loss.Forward(net.Forward(x), y);
+                opt.ZeroGrad();
+                l.Backward();
+                opt.Step();
+                sched.Step();
+                run.Step++;
+                double v = l.Item();
+                if (!double.IsFinite(v))
+                    throw new InvalidOperationException($"the loss became {v} at epoch {epoch}, step {s + 1}; lower --lr (now {options.Lr})");
+                lossSum += v;
+                int every = Math.Max(1, options.StepsPerEpoch / 5);
+                if ((s + 1) % every == 0)
+                {
+                    double seconds = trainSeconds + (sw.Elapsed - t0).TotalSeconds;
+                    double done = (epoch - 1) * options.StepsPerEpoch + s + 1;
+                    double rate = done * patchVoxels / seconds;
+                    var eta = TimeSpan.FromSeconds((total - done) * seconds / done);
+                    log($"  epoch {epoch}/{options.Epochs} step {s + 1}/{options.StepsPerEpoch} loss {v:0.0000} {rate:0} voxels/s ETA {eta:mm\\:ss} (training only)");
+                }
+            }
+            trainSeconds += (sw.Elapsed - t0).TotalSeconds;
+            run.Epoch = epoch;
+            var dt = (sw.Elapsed - t0).TotalSeconds;
+            var (liver, lesion, cases, predictions) = Validate(net, validation);
+            var e = new UNetEpoch(epoch, lossSum / options.StepsPerEpoch, liver, lesion, (sw.Elapsed - t0).TotalSeconds,
+                options.StepsPerEpoch * patchVoxels / dt);
+            epochs.Add(e);
+            log($"epoch {epoch}: loss {e.Loss:0.0000}  liver dice {liver:0.0000}  lesion dice {lesion:0.0000}  ({e.Seconds:0} s, {sw.Elapsed.TotalMinutes:0.0} min total)");
+            double score = (liver + lesion) / 2;
+            if (score > bestScore)
+            {
+                bestScore = score;
+                bestLiver = liver;
+                bestLesion = lesion;
+                bestCases = cases;
+                var extra = new Dictionary<string, string>(Metadata(net.Config))
+                {
+                    ["liver_dice"] = liver.ToString("R", CultureInfo.InvariantCulture),
+                    ["lesion_dice"] = lesion.ToString("R", CultureInfo.InvariantCulture),
+                };
+                foreach (var (k, v) in options.Metadata) extra[k] = v;
+                run.Save(Path.Combine(outDir, "checkpoint.safetensors"), extra);
+                WriteOverlays(outDir, validation, predictions);
+            }
+            WriteMetrics(outDir, epochs, bestLiver, bestLesion, bestCases);
+        }
+        return new Result(epochs, bestLiver, bestLesion, bestCases, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The checkpoint metadata that lets `kernels segment` rebuild the segmenter.</summary>
+    public Dictionary<string, string> Metadata(UNetConfig config)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var m = config.ToMetadata();
+        m["model"] = options.Mode.Name();
+        m["patch"] = string.Join(',', options.Patch.Select(p => p.ToString(c)));
+        m["context"] = options.Context.ToString(c);
+        m["overlap"] = options.Overlap.ToString("R", c);
+        m["tumour_dilation"] = options.TumourDilation.ToString(c);
+        return m;
+    }
+
+    /// <summary>Segments every validation case whole and scores it.</summary>
+    public (double Liver, double Lesion, List<UNetCaseScore> Cases, List<byte[]> Predictions) Validate(UNet net, IReadOnlyList<LitsCase> cases)
+    {
+        var seg = new UNetSegmenter(net, options.Mode, options.Patch, options.Context, options.Overlap);
+        var scores = new List<UNetCaseScore>();
+        var preds = new List<byte[]>();
+        foreach (var c in cases)
+        {
+            var labels = LabelOps.PostProcess(seg.Segment(c.Image, c.Dims, device), c.Dims, options.TumourDilation);
+            preds.Add(labels);
+            scores.Add(new UNetCaseScore(c.Id, LabelOps.Dice(labels, c.Labels, 1), LabelOps.Dice(labels, c.Labels, 2, exact: true)));
+        }
+        net.Train();
+        return (scores.Average(s => s.LiverDice), scores.Average(s => s.LesionDice), scores, preds);
+    }
+
+    private static void WriteOverlays(string outDir, IReadOnlyList<LitsCase> cases, List<byte[]> predictions)
+    {
+        var dir = Path.Combine(outDir, "overlays");
+        Directory.CreateDirectory(dir);
+        for (int i = 0; i < cases.Count; i++)
+        {
+            var c = cases[i];
+            int z = Overlay.BestSlice(c.Labels, c.Dims);
+            Overlay.WriteSlice(Path.Combine(dir, $"case-{c.Id}-slice-{z}.png"), c.Image, c.Labels, predictions[i], c.Dims, z);
+        }
+    }
+
+    private static void WriteMetrics(string outDir, IReadOnlyList<UNetEpoch> epochs, double liver, double lesion, IReadOnlyList<UNetCaseScore> cases)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder("{\"epochs\":[");
+        for (int i = 0; i < epochs.Count; i++)
+        {
+            var e = epochs[i];
+            sb.Append(ic, $"{(i > 0 ? "," : "")}{{\"epoch\":{e.Epoch},\"loss\":{e.Loss:R},\"liver_dice\":{e.LiverDice:R},\"lesion_dice\":{e.LesionDice:R},\"seconds\":{e.Seconds:R},\"voxels_per_second\":{e.VoxelsPerSecond:R}}}");
+        }
+        sb.Append("],\"final\":{");
+        sb.Append(ic, $"\"liver_dice\":{liver:R},\"lesion_dice\":{lesion:R},\"cases\":[");
+        for (int i = 0; i < cases.Count; i++)
+            sb.Append(ic, $"{(i > 0 ? "," : "")}{{\"id\":\"{cases[i].Id}\",\"liver_dice\":{cases[i].LiverDice:R},\"lesion_dice\":{cases[i].LesionDice:R}}}");
+        sb.Append("]}}\n");
+        AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), sb.ToString());
+    }
+}
