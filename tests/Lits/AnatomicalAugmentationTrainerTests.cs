@@ -2,7 +2,6 @@ using System.Text.Json;
 using Kernels.Nets;
 using Kernels.Nets.IO;
 using Kernels.Nets.Models.AnatomicalAugmentation;
-using Kernels.Nets.Modules;
 using Kernels.Tests.IO;
 
 namespace Kernels.Tests.Lits;
@@ -46,16 +45,15 @@ public class AnatomicalAugmentationTrainerTests : TempFolderTest
         [.. Enumerable.Range(first, count).Select(i => TinyVolume($"t{i}", 6,
             (1 + i % 3, 6, 7, 2, 1.6), (1 + (i + 1) % 3, 10, 9, 3, 1.5)))];
 
-    /// <summary>A per-pixel classifier small enough for a test (the real runs use the U-Net).</summary>
-    private static Module TinyNet(Device d) =>
-        new Sequential(new Conv2d(1, 8, 3, padding: 1), new ReLU(), new Conv2d(8, PixelClass.Count, 1));
+    /// <summary>A tiny 2-D U-Net (width 4, two halvings) so the test stays fast.</summary>
+    private static AnatomicalAugmentationOptions Tiny(int k, int epochs, int batch, ulong seed) =>
+        new() { Neighbours = k, SliceSize = 16, Width = 4, Depth = 2, Epochs = epochs, Batch = batch, Seed = seed };
 
     [Test]
     public void BothRunsTrainScoreAndWriteCheckpointsAndMetrics()
     {
-        var o = new AnatomicalAugmentationOptions { Neighbours = 1, SliceSize = 16, Epochs = 3, Batch = 4, Seed = 3 };
         var log = new List<string>();
-        var t = new AnatomicalAugmentationTrainer(o, Device.Cpu, TinyNet, log.Add);
+        var t = new AnatomicalAugmentationTrainer(Tiny(1, 3, 4, 3), Device.Cpu, log.Add);
         var r = t.Run(Volumes(0, 3), Volumes(3, 2), Dir);
 
         Assert.That(r.Baseline.TrainExamples, Is.EqualTo(6), "two lesions per volume, each its own labelled slice");
@@ -81,14 +79,14 @@ public class AnatomicalAugmentationTrainerTests : TempFolderTest
         using var c = TrainingCheckpoint.Load(Path.Combine(Dir, "checkpoint-augmented.safetensors"));
         Assert.That(c.Extra["neighbours"], Is.EqualTo("1"));
         Assert.That(c.Step, Is.EqualTo(6));
+        Assert.That(c.Model.Tensors.Keys, Has.Some.StartsWith("enc."), "the checkpoint holds the U-Net");
     }
 
     [Test]
     public void BothRunsStartFromTheSameWeightsAndTheSameFirstBatch()
     {
         // With k = 0 the "augmented" run is the baseline again: the same seed must give the same run.
-        var o = new AnatomicalAugmentationOptions { Neighbours = 0, SliceSize = 16, Epochs = 2, Batch = 2, Seed = 5 };
-        var r = new AnatomicalAugmentationTrainer(o, Device.Cpu, TinyNet, _ => { }).Run(Volumes(0, 2), Volumes(2, 1), null);
+        var r = new AnatomicalAugmentationTrainer(Tiny(0, 2, 2, 5), Device.Cpu, _ => { }).Run(Volumes(0, 2), Volumes(2, 1), null);
         Assert.That(r.Augmented.FirstLoss, Is.EqualTo(r.Baseline.FirstLoss));
         Assert.That(r.Augmented.LastLoss, Is.EqualTo(r.Baseline.LastLoss));
         Assert.That(r.Augmented.Scores.CorrectPixels, Is.EqualTo(r.Baseline.Scores.CorrectPixels));
@@ -133,9 +131,11 @@ public class AnatomicalAugmentationTrainerTests : TempFolderTest
     [Test]
     public void BadOptionsAndEmptySetsAreRefused()
     {
-        var t = new AnatomicalAugmentationTrainer(new AnatomicalAugmentationOptions { Neighbours = -1 }, Device.Cpu, TinyNet, _ => { });
+        var t = new AnatomicalAugmentationTrainer(Tiny(-1, 1, 1, 1), Device.Cpu, _ => { });
         Assert.That(Assert.Throws<ArgumentException>(() => t.Run(Volumes(0, 1), Volumes(1, 1), null))!.Message, Does.Contain("--neighbours"));
-        var ok = new AnatomicalAugmentationTrainer(new AnatomicalAugmentationOptions { SliceSize = 16 }, Device.Cpu, TinyNet, _ => { });
+        var ok = new AnatomicalAugmentationTrainer(Tiny(1, 1, 1, 1), Device.Cpu, _ => { });
+        var odd = new AnatomicalAugmentationTrainer(Tiny(1, 1, 1, 1) with { SliceSize = 18 }, Device.Cpu, _ => { });
+        Assert.That(Assert.Throws<ArgumentException>(() => odd.Run(Volumes(0, 1), Volumes(1, 1), null))!.Message, Does.Contain("multiple of 4"));
         Assert.That(Assert.Throws<ArgumentException>(() => ok.Run(Volumes(0, 1), [], null))!.Message, Does.Contain("held-out"));
         var noLesion = TinyVolume("empty", 4);
         Assert.That(Assert.Throws<ArgumentException>(() => ok.Run([noLesion], Volumes(1, 1), null))!.Message, Does.Contain("no lesion"));

@@ -7,7 +7,10 @@ public sealed record AnatomicalAugmentationOptions
     /// <summary>Adjacent slices per side that become extra examples (k of ±k) in the augmented run.</summary>
     public int Neighbours { get; init; } = 2;
     /// <summary>Side of the square window cut around the liver (multiple of 2^depth).</summary>
-    public int SliceSize { get; init; } = 96;
+    public int SliceSize { get; init; } = 64;
+    /// <summary>The 2-D U-Net's first-stage width (doubling per stage) and number of halvings.</summary>
+    public int Width { get; init; } = 8;
+    public int Depth { get; init; } = 3;
     /// <summary>One epoch = the steps of one pass over the labelled training slices; both runs
     /// take the same number of steps (the augmented run sees a part of its larger set per epoch).</summary>
     public int Epochs { get; init; } = 30;
@@ -25,7 +28,10 @@ public sealed record AnatomicalAugmentationOptions
     public void Validate()
     {
         if (Neighbours < 0) throw new ArgumentException($"--neighbours must be 0 or more, got {Neighbours}");
-        if (SliceSize < 8) throw new ArgumentException($"--slice-size must be at least 8, got {SliceSize}");
+        if (Width <= 0) throw new ArgumentException($"--width must be positive, got {Width}");
+        if (Depth is < 1 or > 6) throw new ArgumentException($"--depth must be 1 to 6 halvings, got {Depth}");
+        if (SliceSize < 8 || SliceSize % (1 << Depth) != 0)
+            throw new ArgumentException($"--slice-size {SliceSize}: use a multiple of {1 << Depth} (2^depth), at least 8");
         if (Epochs <= 0) throw new ArgumentException($"--epochs must be positive, got {Epochs}");
         if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
         if (!(Lr > 0) || double.IsInfinity(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}");

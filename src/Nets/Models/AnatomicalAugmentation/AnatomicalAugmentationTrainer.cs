@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Kernels.Nets.IO;
+using Kernels.Nets.Models.Lits;
 using Kernels.Nets.Modules;
 using Kernels.Nets.Optim;
 using Kernels.Nets.Training;
@@ -16,6 +17,19 @@ namespace Kernels.Nets.Models.AnatomicalAugmentation;
 public sealed class AnatomicalAugmentationTrainer(AnatomicalAugmentationOptions options, Device device,
     Func<Device, Module> buildModel, Action<string> log)
 {
+    /// <summary>The comparison with the 2-D U-Net of <see cref="UNet2d"/>.</summary>
+    public AnatomicalAugmentationTrainer(AnatomicalAugmentationOptions options, Device device, Action<string> log)
+        : this(options, device, d => UNet2d(options, d), log)
+    {
+    }
+
+    /// <summary>The pixel classifier: the Lits 2-D U-Net (instance norm, LeakyReLU, strided
+    /// downsampling) on one HU-windowed slice, four classes.</summary>
+    public static UNet UNet2d(AnatomicalAugmentationOptions o, Device? device = null) => new(new UNetConfig
+    {
+        Dims = 2, InChannels = 1, Classes = PixelClass.Count, BaseWidth = o.Width, Depth = o.Depth, MaxWidth = 256,
+    }, device);
+
     /// <summary>Runs both trainings; writes checkpoint-baseline.safetensors,
     /// checkpoint-augmented.safetensors and metrics.json (each through a temporary file) to
     /// <paramref name="outDir"/> when it is given.</summary>
@@ -126,6 +140,7 @@ public sealed class AnatomicalAugmentationTrainer(AnatomicalAugmentationOptions 
                 ["model"] = "anatomical-augmentation-unet2d", ["run"] = name, ["neighbours"] = k.ToString(c),
                 ["slice_size"] = options.SliceSize.ToString(c), ["classes"] = string.Join(",", PixelClass.Names),
                 ["window"] = $"{options.WindowLow.ToString(c)},{options.WindowHigh.ToString(c)}",
+                ["width"] = options.Width.ToString(c), ["depth"] = options.Depth.ToString(c),
             });
         }
         return new AugmentationRun(name, k, set.Count, labelled, steps, first, last, seconds, scores);
