@@ -53,7 +53,7 @@ public class AnatomicalAugmentationTrainerTests : TempFolderTest
     public void BothRunsTrainScoreAndWriteCheckpointsAndMetrics()
     {
         var log = new List<string>();
-        var t = new AnatomicalAugmentationTrainer(Tiny(1, 3, 4, 3), Device.Cpu, log.Add);
+        var t = new AnatomicalAugmentationTrainer(Tiny(1, 3, 4, 3) with { SweepNeighbours = [2] }, Device.Cpu, log.Add);
         var r = t.Run(Volumes(0, 3), Volumes(3, 2), Dir);
 
         Assert.That(r.Baseline.TrainExamples, Is.EqualTo(6), "two lesions per volume, each its own labelled slice");
@@ -74,6 +74,10 @@ public class AnatomicalAugmentationTrainerTests : TempFolderTest
         Assert.That(root.GetProperty("baseline").GetProperty("neighbours").GetInt32(), Is.Zero);
         Assert.That(root.GetProperty("augmented").GetProperty("neighbours").GetInt32(), Is.EqualTo(1));
         Assert.That(root.GetProperty("augmented").GetProperty("lesions").GetInt32(), Is.EqualTo(4));
+        // The sweep's k = 2 run: more examples than k = 1 (slices 0 and 5 join), its own checkpoint.
+        Assert.That(r.Sweep.Single().TrainExamples, Is.EqualTo(18));
+        Assert.That(root.GetProperty("sweep")[0].GetProperty("run").GetProperty("neighbours").GetInt32(), Is.EqualTo(2));
+        Assert.That(File.Exists(Path.Combine(Dir, "checkpoint-augmented-k2.safetensors")));
         double diff = root.GetProperty("difference").GetProperty("pixel_accuracy").GetDouble();
         Assert.That(diff, Is.EqualTo(r.Augmented.Scores.PixelAccuracy - r.Baseline.Scores.PixelAccuracy).Within(1e-12));
         using var c = TrainingCheckpoint.Load(Path.Combine(Dir, "checkpoint-augmented.safetensors"));

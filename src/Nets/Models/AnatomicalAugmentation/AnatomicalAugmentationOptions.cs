@@ -6,6 +6,9 @@ public sealed record AnatomicalAugmentationOptions
 {
     /// <summary>Adjacent slices per side that become extra examples (k of ±k) in the augmented run.</summary>
     public int Neighbours { get; init; } = 2;
+    /// <summary>Further k values to train and score after the main comparison (a sweep: the
+    /// baseline is trained once), each an extra augmented run.</summary>
+    public IReadOnlyList<int> SweepNeighbours { get; init; } = [];
     /// <summary>Side of the square window cut around the liver (multiple of 2^depth).</summary>
     public int SliceSize { get; init; } = 64;
     /// <summary>The 2-D U-Net's first-stage width (doubling per stage) and number of halvings.</summary>
@@ -27,7 +30,8 @@ public sealed record AnatomicalAugmentationOptions
 
     public void Validate()
     {
-        if (Neighbours < 0) throw new ArgumentException($"--neighbours must be 0 or more, got {Neighbours}");
+        if (Neighbours < 0 || SweepNeighbours.Any(k => k < 0))
+            throw new ArgumentException($"--neighbours must be 0 or more, got {string.Join(",", SweepNeighbours.Prepend(Neighbours))}");
         if (Width <= 0) throw new ArgumentException($"--width must be positive, got {Width}");
         if (Depth is < 1 or > 6) throw new ArgumentException($"--depth must be 1 to 6 halvings, got {Depth}");
         if (SliceSize < 8 || SliceSize % (1 << Depth) != 0)
@@ -44,6 +48,7 @@ public sealed record AugmentationRun(
     string Name, int Neighbours, int TrainExamples, int LabelledSlices, int Steps,
     double FirstLoss, double LastLoss, double Seconds, LesionScores Scores);
 
-/// <summary>Both runs and the data they shared.</summary>
+/// <summary>Both runs (and any sweep runs at other k) and the data they shared.</summary>
 public sealed record AugmentationComparison(
-    AugmentationRun Baseline, AugmentationRun Augmented, int TrainCases, int TestCases, int TestSlices, int TestLesions);
+    AugmentationRun Baseline, AugmentationRun Augmented, IReadOnlyList<AugmentationRun> Sweep,
+    int TrainCases, int TestCases, int TestSlices, int TestLesions);

@@ -54,7 +54,10 @@ public sealed class AnatomicalAugmentationTrainer(AnatomicalAugmentationOptions 
 
         var baseline = TrainOne("baseline", 0, baseSet, baseSet.Count, steps, weights, testSet, outDir);
         var augmented = TrainOne("augmented", options.Neighbours, augSet, baseSet.Count, steps, weights, testSet, outDir);
-        var result = new AugmentationComparison(baseline, augmented, train.Count, test.Count, testSet.Count, testLesions);
+        var sweep = new List<AugmentationRun>();
+        foreach (int k in options.SweepNeighbours)
+            sweep.Add(TrainOne($"augmented-k{k}", k, Examples(train, k), baseSet.Count, steps, weights, testSet, outDir));
+        var result = new AugmentationComparison(baseline, augmented, sweep, train.Count, test.Count, testSet.Count, testLesions);
         if (outDir is not null) AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(result));
         return result;
     }
@@ -204,8 +207,23 @@ public sealed class AnatomicalAugmentationTrainer(AnatomicalAugmentationOptions 
         Run(r.Baseline);
         sb.Append(",\"augmented\":");
         Run(r.Augmented);
-        var (b, a) = (r.Baseline.Scores, r.Augmented.Scores);
-        sb.Append(c, $",\"difference\":{{\"success_rate\":{N(a.SuccessRate - b.SuccessRate)},\"pixel_accuracy\":{N(a.PixelAccuracy - b.PixelAccuracy)},\"mean_lesion_dice\":{N(a.MeanLesionDice - b.MeanLesionDice)}}}}}\n");
+        void Difference(LesionScores a)
+        {
+            var b = r.Baseline.Scores;
+            sb.Append(c, $"{{\"success_rate\":{N(a.SuccessRate - b.SuccessRate)},\"pixel_accuracy\":{N(a.PixelAccuracy - b.PixelAccuracy)},\"mean_lesion_dice\":{N(a.MeanLesionDice - b.MeanLesionDice)}}}");
+        }
+        sb.Append(",\"difference\":");
+        Difference(r.Augmented.Scores);
+        sb.Append(",\"sweep\":[");
+        for (int i = 0; i < r.Sweep.Count; i++)
+        {
+            sb.Append(i > 0 ? ",{\"run\":" : "{\"run\":");
+            Run(r.Sweep[i]);
+            sb.Append(",\"difference\":");
+            Difference(r.Sweep[i].Scores);
+            sb.Append('}');
+        }
+        sb.Append("]}\n");
         return sb.ToString();
     }
 }
