@@ -22,6 +22,7 @@ public static class Program
         SelfTestCommand.Create,
         TrainCommand.Create,
         BenchCommand.Create,
+        PhantomCommand.Create,
     ];
 
     public static int Main(string[] args)
