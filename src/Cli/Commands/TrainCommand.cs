@@ -23,6 +23,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train a model on synthetic data (on the GPU when present: --device auto)");
         cmd.Subcommands.Add(Cnn(cli));
         cmd.Subcommands.Add(TrainMlDecoder.Create(cli));
+        cmd.Subcommands.Add(TrainAnatomicalAugmentation.Create(cli));
         return cmd;
     }
 
