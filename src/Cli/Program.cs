@@ -23,6 +23,7 @@ public static class Program
         TrainCommand.Create,
         BenchCommand.Create,
         PhantomCommand.Create,
+        SegmentCommand.Create,
     ];
 
     public static int Main(string[] args)

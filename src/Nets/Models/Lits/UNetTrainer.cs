@@ -62,7 +62,7 @@ public sealed record UNetTrainOptions
 }
 
 /// <summary>One epoch's numbers, as written to metrics.json.</summary>
-public sealed record UNetEpoch(int Epoch, double Loss, double LiverDice, double LesionDice, double Seconds, double VoxelsPerSecond);
+public sealed record UNetEpoch(int Epoch, double Loss, double LiverDice, double LesionDice, double Seconds, double VoxelsPerSecond, double CpuSeconds);
 
 /// <summary>Validation of one case.</summary>
 public sealed record UNetCaseScore(string Id, double LiverDice, double LesionDice);
@@ -74,9 +74,9 @@ public sealed record UNetCaseScore(string Id, double LiverDice, double LesionDic
 /// writes metrics.json and overlays of validation slices.</summary>
 public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<string> log)
 {
-    public sealed record Result(IReadOnlyList<UNetEpoch> Epochs, double LiverDice, double LesionDice, IReadOnlyList<UNetCaseScore> Cases, double Seconds);
+    public sealed record Result(IReadOnlyList<UNetEpoch> Epochs, double LiverDice, double LesionDice, IReadOnlyList<UNetCaseScore> Cases, double Seconds, double CpuSeconds);
 
-    public Result Run(IReadOnlyList<LitsCase> train, IReadOnlyList<LitsCase> validation, string outDir)
+    public Result Run(IReadOnlyList<SegmentationCase> train, IReadOnlyList<SegmentationCase> validation, string outDir)
     {
         options.Validate();
         if (validation.Count == 0) throw new ArgumentException("no validation cases");
@@ -99,6 +99,9 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         double bestScore = double.NegativeInfinity, bestLiver = 0, bestLesion = 0;
         IReadOnlyList<UNetCaseScore> bestCases = [];
         var sw = Stopwatch.StartNew();
+        // Process CPU time next to wall time: on a shared machine it tells what a quiet run would take.
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        double CpuSeconds() => (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         double trainSeconds = 0;
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
@@ -126,7 +129,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
                     double done = (epoch - 1) * options.StepsPerEpoch + s + 1;
                     double rate = done * patchVoxels / seconds;
                     var eta = TimeSpan.FromSeconds((total - done) * seconds / done);
-                    log($"  epoch {epoch}/{options.Epochs} step {s + 1}/{options.StepsPerEpoch} loss {v:0.0000} {rate:0} voxels/s ETA {eta:mm\\:ss} (training only)");
+                    log($"  epoch {epoch}/{options.Epochs} step {s + 1}/{options.StepsPerEpoch} loss {v:0.0000} {rate:0} voxels/s ETA {eta:mm\\:ss} (training only), cpu {CpuSeconds():0} s");
                 }
             }
             trainSeconds += (sw.Elapsed - t0).TotalSeconds;
@@ -134,9 +137,9 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
             var dt = (sw.Elapsed - t0).TotalSeconds;
             var (liver, lesion, cases, predictions) = Validate(net, validation);
             var e = new UNetEpoch(epoch, lossSum / options.StepsPerEpoch, liver, lesion, (sw.Elapsed - t0).TotalSeconds,
-                options.StepsPerEpoch * patchVoxels / dt);
+                options.StepsPerEpoch * patchVoxels / dt, CpuSeconds());
             epochs.Add(e);
-            log($"epoch {epoch}: loss {e.Loss:0.0000}  liver dice {liver:0.0000}  lesion dice {lesion:0.0000}  ({e.Seconds:0} s, {sw.Elapsed.TotalMinutes:0.0} min total)");
+            log($"epoch {epoch}: loss {e.Loss:0.0000}  liver dice {liver:0.0000}  lesion dice {lesion:0.0000}  ({e.Seconds:0} s, {sw.Elapsed.TotalMinutes:0.0} min total, cpu {e.CpuSeconds:0} s)");
             double score = (liver + lesion) / 2;
             if (score > bestScore)
             {
@@ -155,7 +158,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
             }
             WriteMetrics(outDir, epochs, bestLiver, bestLesion, bestCases);
         }
-        return new Result(epochs, bestLiver, bestLesion, bestCases, sw.Elapsed.TotalSeconds);
+        return new Result(epochs, bestLiver, bestLesion, bestCases, sw.Elapsed.TotalSeconds, CpuSeconds());
     }
 
     /// <summary>The checkpoint metadata that lets `kernels segment` rebuild the segmenter.</summary>
@@ -172,7 +175,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
     }
 
     /// <summary>Segments every validation case whole and scores it.</summary>
-    public (double Liver, double Lesion, List<UNetCaseScore> Cases, List<byte[]> Predictions) Validate(UNet net, IReadOnlyList<LitsCase> cases)
+    public (double Liver, double Lesion, List<UNetCaseScore> Cases, List<byte[]> Predictions) Validate(UNet net, IReadOnlyList<SegmentationCase> cases)
     {
         var seg = new UNetSegmenter(net, options.Mode, options.Patch, options.Context, options.Overlap);
         var scores = new List<UNetCaseScore>();
@@ -187,7 +190,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         return (scores.Average(s => s.LiverDice), scores.Average(s => s.LesionDice), scores, preds);
     }
 
-    private static void WriteOverlays(string outDir, IReadOnlyList<LitsCase> cases, List<byte[]> predictions)
+    private static void WriteOverlays(string outDir, IReadOnlyList<SegmentationCase> cases, List<byte[]> predictions)
     {
         var dir = Path.Combine(outDir, "overlays");
         Directory.CreateDirectory(dir);
@@ -206,7 +209,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         for (int i = 0; i < epochs.Count; i++)
         {
             var e = epochs[i];
-            sb.Append(ic, $"{(i > 0 ? "," : "")}{{\"epoch\":{e.Epoch},\"loss\":{e.Loss:R},\"liver_dice\":{e.LiverDice:R},\"lesion_dice\":{e.LesionDice:R},\"seconds\":{e.Seconds:R},\"voxels_per_second\":{e.VoxelsPerSecond:R}}}");
+            sb.Append(ic, $"{(i > 0 ? "," : "")}{{\"epoch\":{e.Epoch},\"loss\":{e.Loss:R},\"liver_dice\":{e.LiverDice:R},\"lesion_dice\":{e.LesionDice:R},\"seconds\":{e.Seconds:R},\"voxels_per_second\":{e.VoxelsPerSecond:R},\"cpu_seconds\":{e.CpuSeconds:R}}}");
         }
         sb.Append("],\"final\":{");
         sb.Append(ic, $"\"liver_dice\":{liver:R},\"lesion_dice\":{lesion:R},\"cases\":[");

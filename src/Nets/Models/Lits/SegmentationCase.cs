@@ -4,7 +4,7 @@ namespace Kernels.Nets.Models.Lits;
 /// windowed and normalised) and its labels (0 background, 1 liver, 2 tumour), both [D, H, W]
 /// with D the axial slice index (NIfTI's z; the arrays are NIfTI's x-fastest order), and the
 /// voxel spacing in mm (D, H, W).</summary>
-public sealed record LitsCase(string Id, float[] Image, byte[] Labels, int[] Dims, double[] Spacing)
+public sealed record SegmentationCase(string Id, float[] Image, byte[] Labels, int[] Dims, double[] Spacing)
 {
     public long Voxels => (long)Dims[0] * Dims[1] * Dims[2];
 
@@ -26,11 +26,11 @@ public sealed record LitsCase(string Id, float[] Image, byte[] Labels, int[] Dim
 /// (plus <c>context</c> slices either side as channels).</summary>
 public sealed class PatchSampler
 {
-    private readonly IReadOnlyList<LitsCase> _cases;
+    private readonly IReadOnlyList<SegmentationCase> _cases;
     private readonly List<int>[] _liver, _tumour;
     private readonly float[] _min;
 
-    public PatchSampler(IReadOnlyList<LitsCase> cases, double tumourFraction = 1.0 / 3, double liverFraction = 1.0 / 3, bool flips = true)
+    public PatchSampler(IReadOnlyList<SegmentationCase> cases, double tumourFraction = 1.0 / 3, double liverFraction = 1.0 / 3, bool flips = true)
     {
         if (cases.Count == 0) throw new ArgumentException("PatchSampler: no training cases");
         _cases = cases;

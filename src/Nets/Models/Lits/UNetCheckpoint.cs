@@ -1,0 +1,151 @@
+using System.Globalization;
+using Kernels.Nets.IO;
+
+namespace Kernels.Nets.Models.Lits;
+
+/// <summary>The intensity preprocessing a U-Net was trained with, stored in its checkpoint:
+/// clip to the HU window [Low, High] and map it linearly to [−1, 1].</summary>
+public sealed record HuWindow(double Low = -200, double High = 250)
+{
+    public float[] Apply(float[] hu)
+    {
+        double centre = (Low + High) / 2, half = (High - Low) / 2;
+        var r = new float[hu.Length];
+        for (int i = 0; i < hu.Length; i++) r[i] = (float)((Math.Clamp(hu[i], Low, High) - centre) / half);
+        return r;
+    }
+
+    public Dictionary<string, string> ToMetadata() => new()
+    {
+        ["window_low"] = Low.ToString("R", CultureInfo.InvariantCulture),
+        ["window_high"] = High.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    public static HuWindow FromMetadata(IReadOnlyDictionary<string, string> m, string source)
+    {
+        double Get(string key) => m.TryGetValue(key, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
+            ? d : throw new InvalidDataException($"{source}: metadata 'extra.{key}' is missing or not a number");
+        var w = new HuWindow(Get("window_low"), Get("window_high"));
+        if (!(w.High > w.Low)) throw new InvalidDataException($"{source}: the HU window [{w.Low}, {w.High}] is empty");
+        return w;
+    }
+}
+
+/// <summary>A segmentation model loaded from a `kernels train unet*` checkpoint: one U-Net with
+/// its mode, patch and context, or a cascade of two; plus the preprocessing. Owns the networks.</summary>
+public sealed class LoadedSegmenter : IDisposable
+{
+    private readonly List<UNet> _nets = new();
+
+    private LoadedSegmenter(string kind, HuWindow window)
+    {
+        Kind = kind;
+        Window = window;
+    }
+
+    /// <summary>unet3d, unet2d, unet25d or cascade.</summary>
+    public string Kind { get; }
+    public HuWindow Window { get; }
+
+    /// <summary>Preprocessed image [D, H, W] → post-processed labels [D, H, W].</summary>
+    public Func<float[], int[], byte[]> Segment { get; private set; } = (_, _) => throw new InvalidOperationException("not loaded");
+
+    /// <summary>HU volume [D, H, W] → labels: the window, then <see cref="Segment"/>.</summary>
+    public byte[] SegmentHu(float[] hu, int[] dims) => Segment(Window.Apply(hu), dims);
+
+    internal void Own(UNet net) => _nets.Add(net);
+
+    /// <summary>Reads a checkpoint. A file that is not a training checkpoint, holds another model
+    /// or tensors of another architecture is refused, naming the file and the tensor.</summary>
+    public static LoadedSegmenter Load(string path, Device device)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"--checkpoint {path}: no such file");
+        using var ck = TrainingCheckpoint.Load(path, device);
+        var extra = ck.Extra;
+        var first = ck.Model.Tensors.Keys.FirstOrDefault() ?? "(none)";
+        if (!extra.TryGetValue("model", out var kind))
+            throw new InvalidDataException($"{path}: the checkpoint names no model (metadata extra.model); its first tensor is 'model.{first}'. Use a checkpoint written by `kernels train unet3d|unet2d|unet25d`");
+        if (kind is not ("unet3d" or "unet2d" or "unet25d" or "cascade"))
+            throw new InvalidDataException($"{path}: the checkpoint holds a '{kind}' model (first tensor 'model.{first}'), not a U-Net; use one written by `kernels train unet3d|unet2d|unet25d`");
+        var window = HuWindow.FromMetadata(extra, path);
+        var result = new LoadedSegmenter(kind, window);
+        try
+        {
+            if (kind == "cascade")
+            {
+                var liver = Single(path, ck, extra, "liver.", device, result);
+                var tumour = Single(path, ck, extra, "tumour.", device, result);
+                int down = Int(extra, "liver.downsample", path);
+                var margin = Ints(extra, "margin", path);
+                int dil = Int(extra, "tumour_dilation", path);
+                var cascade = new Cascade((img, d) => liver.Segment(img, d, device), (img, d) => tumour.Segment(img, d, device), down, margin, dil);
+                result.Segment = cascade.Segment;
+                return result;
+            }
+            var seg = Single(path, ck, extra, "", device, result);
+            int dilation = Int(extra, "tumour_dilation", path);
+            result.Segment = (img, d) => LabelOps.PostProcess(seg.Segment(img, d, device), d, dilation);
+            return result;
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One U-Net whose metadata keys and tensor names carry <paramref name="prefix"/>.</summary>
+    private static UNetSegmenter Single(string path, TrainingCheckpoint ck, IReadOnlyDictionary<string, string> extra, string prefix,
+        Device device, LoadedSegmenter owner)
+    {
+        var mode = UNetModes.Parse(prefix.Length == 0 ? extra["model"] : Str(extra, prefix + "model", path), path);
+        var config = UNetConfig.FromMetadata(extra, path, prefix + "unet.");
+        var net = new UNet(config, device);
+        owner.Own(net);
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, t) in ck.Model.Tensors)
+            if (name.StartsWith(prefix, StringComparison.Ordinal)) state[name[prefix.Length..]] = t;
+        try
+        {
+            net.LoadStateDict(state);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: the tensors do not fit the {mode.Name()} its metadata describes ({e.Message}); was the file written by another architecture?");
+        }
+        var patch = Ints(extra, prefix + "patch", path);
+        int context = Int(extra, prefix + "context", path);
+        double overlap = double.Parse(Str(extra, prefix + "overlap", path), CultureInfo.InvariantCulture);
+        try
+        {
+            return new UNetSegmenter(net, mode, patch, context, overlap);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}");
+        }
+    }
+
+    private static string Str(IReadOnlyDictionary<string, string> m, string key, string path) =>
+        m.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: metadata 'extra.{key}' is missing");
+
+    private static int Int(IReadOnlyDictionary<string, string> m, string key, string path) =>
+        int.TryParse(Str(m, key, path), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new InvalidDataException($"{path}: metadata 'extra.{key}' is '{m[key]}', not an integer");
+
+    private static int[] Ints(IReadOnlyDictionary<string, string> m, string key, string path)
+    {
+        var parts = Str(m, key, path).Split(',');
+        var r = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out r[i]))
+                throw new InvalidDataException($"{path}: metadata 'extra.{key}' is '{m[key]}', not a comma-separated list of integers");
+        return r;
+    }
+
+    public void Dispose()
+    {
+        foreach (var n in _nets) n.Dispose();
+        _nets.Clear();
+    }
+}
