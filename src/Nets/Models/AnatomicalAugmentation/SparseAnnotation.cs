@@ -1,3 +1,5 @@
+using Kernels.Nets.Data.Lits;
+
 namespace Kernels.Nets.Models.AnatomicalAugmentation;
 
 /// <summary>An axial slice chosen as the one annotated slice of some lesions (usually one; two
@@ -40,7 +42,7 @@ public readonly record struct SliceWindow(int X0, int Y0, int Size);
 /// keeps its own mask.</summary>
 public static class SparseAnnotation
 {
-    public const float DefaultWindowLow = -200, DefaultWindowHigh = 250;
+    public const float DefaultWindowLow = (float)Intensity.WindowLow, DefaultWindowHigh = (float)Intensity.WindowHigh;
 
     /// <summary>One slice per lesion (lesions with no voxel get none), sorted by z.</summary>
     public static IReadOnlyList<LabelledSlice> ChooseLabelledSlices(AnnotatedVolume v)
@@ -137,12 +139,12 @@ public static class SparseAnnotation
         return examples;
     }
 
-    /// <summary>Slice z's HU values in the window, clamped to [low, high] and mapped to [0, 1];
-    /// pixels outside the volume read as air (0).</summary>
+    /// <summary>Slice z's HU values in the window, clamped to [low, high] and mapped to [0, 1]
+    /// (the LiTS preprocessing's <see cref="Intensity.Window"/>); pixels outside the volume read
+    /// as air (0).</summary>
     public static float[] WindowedImage(AnnotatedVolume v, int z, SliceWindow w, float low, float high)
     {
         var img = new float[w.Size * w.Size];
-        float scale = 1f / (high - low);
         int o = z * v.SliceSize;
         for (int y = 0; y < w.Size; y++)
         {
@@ -150,10 +152,10 @@ public static class SparseAnnotation
             for (int x = 0; x < w.Size; x++)
             {
                 int sx = w.X0 + x;
-                float hu = (uint)sy < (uint)v.Height && (uint)sx < (uint)v.Width ? v.Hu[o + sy * v.Width + sx] : -1000f;
-                img[y * w.Size + x] = (Math.Clamp(hu, low, high) - low) * scale;
+                img[y * w.Size + x] = (uint)sy < (uint)v.Height && (uint)sx < (uint)v.Width ? v.Hu[o + sy * v.Width + sx] : -1000f;
             }
         }
+        Intensity.Window(img, low, high);
         return img;
     }
 
