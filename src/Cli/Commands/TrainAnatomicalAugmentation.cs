@@ -13,8 +13,8 @@ public static class TrainAnatomicalAugmentation
     public static Command Create(CliContext cli)
     {
         var d = new AnatomicalAugmentationOptions();
-        var cases = new Option<int>("--cases") { Description = "Phantom cases in all (training + held out)", DefaultValueFactory = _ => 16 };
-        var heldOut = new Option<int>("--held-out") { Description = "Of those, cases held out for scoring", DefaultValueFactory = _ => 4 };
+        var cases = new Option<int>("--cases") { Description = "Phantom cases in all (training + held out)", DefaultValueFactory = _ => 20 };
+        var heldOut = new Option<int>("--held-out") { Description = "Of those, cases held out for scoring", DefaultValueFactory = _ => 6 };
         var neighbours = new Option<string>("--neighbours")
         {
             Description = "k: adjacent slices per side added with the labelled slice's mask; a list (1,2,3) also trains and scores each further k",

@@ -4,8 +4,12 @@ namespace Kernels.Nets.Models.AnatomicalAugmentation;
 /// a few minutes per run on a 2-core CPU: 96×96 windows, a narrow 2-D U-Net.</summary>
 public sealed record AnatomicalAugmentationOptions
 {
-    /// <summary>Adjacent slices per side that become extra examples (k of ±k) in the augmented run.</summary>
-    public int Neighbours { get; init; } = 2;
+    /// <summary>Adjacent slices per side that become extra examples (k of ±k) in the augmented run.
+    /// Default 3: in a sweep of k = 1, 2, 3 on phantoms with about 4 mm slices (two seeds, 20 and
+    /// 22 held-out lesions, 144/192 steps) k = 3 had the best mean gain in pixel accuracy and
+    /// lesion Dice and about the same success-rate gain as k = 1; the spread between seeds was
+    /// larger than the differences between k, so this is a weak choice.</summary>
+    public int Neighbours { get; init; } = 3;
     /// <summary>Further k values to train and score after the main comparison (a sweep: the
     /// baseline is trained once), each an extra augmented run.</summary>
     public IReadOnlyList<int> SweepNeighbours { get; init; } = [];
@@ -16,7 +20,7 @@ public sealed record AnatomicalAugmentationOptions
     public int Depth { get; init; } = 3;
     /// <summary>One epoch = the steps of one pass over the labelled training slices; both runs
     /// take the same number of steps (the augmented run sees a part of its larger set per epoch).</summary>
-    public int Epochs { get; init; } = 30;
+    public int Epochs { get; init; } = 24;
     public int Batch { get; init; } = 8;
     public double Lr { get; init; } = 2e-3;
     /// <summary>Weigh the cross-entropy by inverse square-root class frequency of the labelled
