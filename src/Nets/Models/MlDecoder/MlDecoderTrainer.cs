@@ -64,8 +64,11 @@ public sealed record MlDecoderEpoch(int Epoch, double Loss, double Map, double M
 /// <summary>Trains a backbone + ML-Decoder (or pooling) head on the synthetic multi-label task,
 /// evaluates the model and its EMA every epoch on a fixed held-out set, keeps the best weights
 /// (temporary file, then rename) and writes metrics.json.</summary>
-public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device device, Action<string> log)
+public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device device, Action<string> log, IMultiLabelData? data = null)
 {
+    /// <summary>The data source: the one given, else the synthetic task sized by the options.</summary>
+    public IMultiLabelData Data { get; } = data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
+
     public MultiLabelClassifier Build()
     {
         Backbone body = options.Backbone switch
@@ -75,8 +78,8 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             _ => new TinyTResNet(device: device),
         };
         ClassifierHead head = options.Head == "gap"
-            ? new GapHead(body.OutChannels, options.Classes, device: device)
-            : new MlDecoderHead(body.OutChannels, options.Classes, options.Groups, options.EmbedDim, options.Heads,
+            ? new GapHead(body.OutChannels, Data.Classes, device: device)
+            : new MlDecoderHead(body.OutChannels, Data.Classes, options.Groups, options.EmbedDim, options.Heads,
                 options.FeedForward, device: device);
         var model = new MultiLabelClassifier(body, head);
         model.To(device);
@@ -89,12 +92,8 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         options.Validate();
         Directory.CreateDirectory(outDir);
         Rng.Seed(options.Seed);
-        var data = new SyntheticMultiLabel(options.Classes, options.ImageSize);
+        var data = Data;
         var trainRng = new Rng(options.Seed * 0x9E3779B97F4A7C15UL + 1);
-        var (valX, valY) = data.Batch(options.ValidationImages, new Rng(0xE7A1_5EEDUL), device);
-        using var _vx = valX;
-        using var _vy = valY;
-        var valTargets = valY.ToArray<float>();
 
         using var model = Build();
         using var emaModel = Build();
@@ -105,7 +104,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         var loss = new AsymmetricLoss();
         var run = new TrainingRun(model, opt, sched, ema, trainRng);
         log($"ml-decoder on {device.Name}: {options.Backbone} + {options.Head} head, {model.ParameterCount():N0} trainable parameters, " +
-            $"{options.Classes} classes, {options.ImageSize}px, {options.Epochs} epochs × {options.StepsPerEpoch} steps × {options.Batch} images");
+            $"{data.Description}, {options.Epochs} epochs × {options.StepsPerEpoch} steps × {options.Batch} images");
 
         var epochs = new List<MlDecoderEpoch>();
         double best = double.NegativeInfinity;
@@ -118,7 +117,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             for (int s = 0; s < options.StepsPerEpoch; s++)
             {
                 using var scope = TensorScope.Begin();
-                var (x, y) = data.Batch(options.Batch, trainRng, device);
+                var (x, y) = data.TrainBatch(options.Batch, trainRng, device);
                 var l = loss.Forward(model.Forward(x), y);
                 opt.ZeroGrad();
                 l.Backward();
@@ -140,9 +139,9 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                 }
             }
             run.Epoch = epoch;
-            double map = Evaluate(model, valX, valTargets);
+            double map = Evaluate(model, data);
             ema.CopyTo(emaModel);
-            double mapEma = Evaluate(emaModel, valX, valTargets);
+            double mapEma = Evaluate(emaModel, data);
             var dt = (sw.Elapsed - t0).TotalSeconds;
             var e = new MlDecoderEpoch(epoch, lossSum / options.StepsPerEpoch / options.Batch, map, mapEma, dt,
                 options.StepsPerEpoch * options.Batch / dt);
@@ -156,7 +155,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                 var extra = new Dictionary<string, string>
                 {
                     ["model"] = "ml-decoder", ["backbone"] = options.Backbone, ["head"] = options.Head,
-                    ["classes"] = options.Classes.ToString(CultureInfo.InvariantCulture),
+                    ["classes"] = data.Classes.ToString(CultureInfo.InvariantCulture),
                     ["image_size"] = options.ImageSize.ToString(CultureInfo.InvariantCulture),
                     ["weights"] = mapEma > map ? "ema" : "model", ["map"] = better.ToString("R", CultureInfo.InvariantCulture),
                 };
@@ -168,21 +167,40 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         return (epochs, best);
     }
 
+    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices.</summary>
+    public double Evaluate(MultiLabelClassifier m, IMultiLabelData source)
+    {
+        m.Eval();
+        int n = source.ValidationCount, classes = source.Classes, chunk = 64;
+        var scores = new float[(long)n * classes];
+        var targets = new float[(long)n * classes];
+        using (Autograd.NoGrad())
+            for (int i = 0; i < n; i += chunk)
+            {
+                using var scope = TensorScope.Begin();
+                var batch = source.ValidationBatch(i, Math.Min(chunk, n - i));
+                batch.Targets.CopyTo(targets, (long)i * classes);
+                var (x, _) = batch.ToTensors(device);
+                m.Forward(x).ToArray<float>().CopyTo(scores, (long)i * classes);
+            }
+        return MultiLabelMetrics.MeanAveragePrecision(scores, targets, n, classes).Map;
+    }
+
     /// <summary>mAP (percent, PAPERS.md's definition) of a model on the held-out set.</summary>
     public double Evaluate(MultiLabelClassifier m, Tensor images, float[] targets)
     {
         m.Eval();
         int n = images.Shape[0], chunk = 64;
-        var scores = new float[n * options.Classes];
+        var scores = new float[n * m.Classes];
         using (Autograd.NoGrad())
             for (int i = 0; i < n; i += chunk)
             {
                 using var scope = TensorScope.Begin();
                 int len = Math.Min(chunk, n - i);
                 var logits = m.Forward(Functional.Slice(images, 0, i, len));
-                logits.ToArray<float>().CopyTo(scores, i * options.Classes);
+                logits.ToArray<float>().CopyTo(scores, i * m.Classes);
             }
-        return MultiLabelMetrics.MeanAveragePrecision(scores, targets, n, options.Classes).Map;
+        return MultiLabelMetrics.MeanAveragePrecision(scores, targets, n, m.Classes).Map;
     }
 
     private static void WriteMetrics(string outDir, IReadOnlyList<MlDecoderEpoch> epochs, double best)
