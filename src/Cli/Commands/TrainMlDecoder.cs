@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Kernels.Nets;
 using Kernels.Nets.Models.MlDecoder;
+using Kernels.Nets.Training;
 using Spectre.Console;
 
 namespace Kernels.Cli.Commands;
@@ -24,10 +26,15 @@ public static class TrainMlDecoder
         var steps = new Option<int>("--steps-per-epoch") { Description = "Optimizer steps per epoch (fresh synthetic images each step)", DefaultValueFactory = _ => d.StepsPerEpoch };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (OneCycle, 20% warm-up)", DefaultValueFactory = _ => d.Lr };
-        var outDir = new Option<string>("--out") { Description = "Directory for checkpoint.safetensors (best weights) and metrics.json", DefaultValueFactory = _ => "runs/ml-decoder" };
+        var outDir = new Option<string>("--out")
+        {
+            Description = "Directory for checkpoint.safetensors (best weights), metrics.json, curves.png and last.safetensors (the resumable state)",
+            DefaultValueFactory = _ => "runs/ml-decoder",
+        };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished epoch (same options required)" };
         var cmd = new Command("ml-decoder", "Train a backbone + ML-Decoder head (or the pooling baseline) with the asymmetric loss on synthetic multi-label images")
         {
-            data, classes, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, outDir,
+            data, classes, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, outDir, resume,
         };
         cmd.SetAction(parse =>
         {
@@ -43,11 +50,71 @@ public static class TrainMlDecoder
                 Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), Seed = run.Seed ?? 1,
             };
             o.Validate();
-            var trainer = new MlDecoderTrainer(o, run.Device, line => cli.Out.MarkupLine(Markup.Escape(line)));
-            var (_, best) = trainer.Run(parse.GetValue(outDir)!);
-            cli.Out.MarkupLine($"final mAP: {best.ToString("0.00", CultureInfo.InvariantCulture)}");
-            return Program.ExitOk;
+            return Train(cli, o, run.Device, parse.GetValue(outDir)!, parse.GetValue(resume));
         });
         return cmd;
+    }
+
+    private static int Train(CliContext cli, MlDecoderTrainOptions o, Device device, string outDir, bool resume)
+    {
+        // Ctrl+C stops after the current step; last.safetensors keeps the last finished epoch.
+        // A second Ctrl+C ends the process at once.
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (stop.IsCancellationRequested) return;
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            (IReadOnlyList<MlDecoderEpoch> Epochs, double BestMap) result;
+            if (UseLiveBar(cli.Out))
+            {
+                result = default;
+                cli.Out.Progress()
+                    .AutoClear(true)
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn())
+                    .Start(ctx =>
+                    {
+                        var bar = new BarProgress(ctx, cli.Out);
+                        result = new MlDecoderTrainer(o, device, bar.Line) { Progress = bar, Resume = resume }.Run(outDir, stop.Token);
+                    });
+            }
+            else
+            {
+                void Line(string text) => cli.Out.MarkupLine(Markup.Escape(text));
+                result = new MlDecoderTrainer(o, device, Line) { Resume = resume }.Run(outDir, stop.Token);
+            }
+            if (stop.IsCancellationRequested) return Program.ExitFailed;
+            cli.Out.MarkupLine($"final mAP: {result.BestMap.ToString("0.00", CultureInfo.InvariantCulture)}");
+            return Program.ExitOk;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>A live bar only on a terminal; logs and pipes get plain periodic lines.</summary>
+    private static bool UseLiveBar(IAnsiConsole console) =>
+        console.Profile.Capabilities is { Interactive: true, Ansi: true } && !Console.IsOutputRedirected;
+
+    /// <summary>One Spectre progress task over all steps of the run; its description carries
+    /// epoch, step, loss, images/s and ETA. Lines print above the bar.</summary>
+    private sealed class BarProgress(ProgressContext ctx, IAnsiConsole console) : ITrainingProgress
+    {
+        private ProgressTask? _task;
+
+        public void Step(in TrainingStep step)
+        {
+            _task ??= ctx.AddTask("", maxValue: step.Total);
+            _task.Value = step.Done;
+            _task.Description = Markup.Escape(step.ToString());
+            ctx.Refresh();
+        }
+
+        public void Line(string text) => console.MarkupLine(Markup.Escape(text));
     }
 }
