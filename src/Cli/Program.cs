@@ -21,6 +21,7 @@ public static class Program
         CheckpointCommand.Create,
         SelfTestCommand.Create,
         TrainCommand.Create,
+        EvalCommand.Create,
         BenchCommand.Create,
     ];
 

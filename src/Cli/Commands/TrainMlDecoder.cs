@@ -25,6 +25,7 @@ public static class TrainMlDecoder
         var epochs = new Option<int>("--epochs") { Description = "Epochs", DefaultValueFactory = _ => d.Epochs };
         var steps = new Option<int>("--steps-per-epoch") { Description = "Optimizer steps per epoch (fresh synthetic images each step)", DefaultValueFactory = _ => d.StepsPerEpoch };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
+        var valImages = new Option<int>("--val-images") { Description = "Held-out images evaluated after every epoch", DefaultValueFactory = _ => d.ValidationImages };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (OneCycle, 20% warm-up)", DefaultValueFactory = _ => d.Lr };
         var outDir = new Option<string>("--out")
         {
@@ -34,7 +35,7 @@ public static class TrainMlDecoder
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished epoch (same options required)" };
         var cmd = new Command("ml-decoder", "Train a backbone + ML-Decoder head (or the pooling baseline) with the asymmetric loss on synthetic multi-label images")
         {
-            data, classes, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, outDir, resume,
+            data, classes, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, valImages, outDir, resume,
         };
         cmd.SetAction(parse =>
         {
@@ -47,7 +48,7 @@ public static class TrainMlDecoder
                 Classes = parse.GetValue(classes), Backbone = parse.GetValue(backbone)!, Head = parse.GetValue(head)!,
                 Groups = parse.GetValue(groups), EmbedDim = parse.GetValue(embed), FeedForward = parse.GetValue(ffn),
                 ImageSize = parse.GetValue(size), Epochs = parse.GetValue(epochs), StepsPerEpoch = parse.GetValue(steps),
-                Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), Seed = run.Seed ?? 1,
+                Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), ValidationImages = parse.GetValue(valImages), Seed = run.Seed ?? 1,
             };
             o.Validate();
             return Train(cli, o, run.Device, parse.GetValue(outDir)!, parse.GetValue(resume));
