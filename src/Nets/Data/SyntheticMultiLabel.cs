@@ -111,10 +111,20 @@ public sealed class SyntheticMultiLabel : IMultiLabelData
 
     private MultiLabelBatch? _validation;
 
-    /// <summary>n fresh images drawn from <paramref name="rng"/>.</summary>
+    /// <summary>Augmentation of training batches (none by default: fresh images every step need none).</summary>
+    public AugmentationOptions Augmentation
+    {
+        get => _augmenter?.Options ?? AugmentationOptions.None;
+        init => _augmenter = value is { Any: true } ? new ImageAugmenter(value) : null;
+    }
+
+    private readonly ImageAugmenter? _augmenter;
+
+    /// <summary>n fresh images drawn from <paramref name="rng"/>, then augmented (same generator).</summary>
     public MultiLabelBatch TrainBatch(int n, Rng rng)
     {
         var b = Generate(n, rng);
+        _augmenter?.ApplyBatch(b.Images, n, Size, rng);
         return new MultiLabelBatch(b.Images, b.Targets, b.Count, b.Size, b.Classes);
     }
 
