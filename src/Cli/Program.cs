@@ -22,6 +22,7 @@ public static class Program
         SelfTestCommand.Create,
         TrainCommand.Create,
         EvalCommand.Create,
+        PredictCommand.Create,
         BenchCommand.Create,
     ];
 

@@ -1,12 +1,16 @@
 using System.Globalization;
 using System.Text.Json;
 using Kernels.Cli;
+using Kernels.Nets;
+using Kernels.Nets.Data;
+using Kernels.Nets.Imaging;
+using Kernels.Nets.Models.MlDecoder;
 using Kernels.Tests.IO;
 
 namespace Kernels.Tests.Cli;
 
-/// <summary>`kernels train ml-decoder --resume`, `kernels eval ml-decoder` in-process on the cpu at
-/// a tiny size: one training run per fixture, then the verbs on its files.</summary>
+/// <summary>`kernels train ml-decoder --resume`, `kernels eval ml-decoder` and `kernels predict`
+/// in-process on the cpu at a tiny size: one training run per fixture, then the verbs on its files.</summary>
 public class MlDecoderEvalCommandTests : TempFolderTest
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
@@ -122,5 +126,50 @@ public class MlDecoderEvalCommandTests : TempFolderTest
         Assert.That(lines[0], Does.StartWith("resuming"));
         Assert.That(lines[^1], Does.StartWith("final mAP: "));
         Assert.That(output, Does.Not.Contain("epoch 1/1"), "no step runs again");
+    }
+
+    [Test]
+    public void PredictListsTheTopClassesByNameWithTheModelsSigmoidScores()
+    {
+        // A held-out synthetic image as a PNG file.
+        var data = new SyntheticMultiLabel(6, 32) { ValidationImages = 1 };
+        var img = data.ValidationBatch(0, 1);
+        var png = PathOf("image.png");
+        ImageFile.WritePng(png, img.Images, 32, 32);
+
+        var (code, output, err) = Run("predict", "--device", "cpu", "--checkpoint", Checkpoint, "--image", png, "--top", "3");
+        Assert.That(code, Is.Zero, err);
+
+        // The expected scores: the checkpoint's model on the decoded file.
+        using var ck = MlDecoderCheckpoint.Load(Checkpoint);
+        using var model = ck.BuildModel(Device.Cpu);
+        model.Eval();
+        float[] logits;
+        using (Kernels.Nets.Autograd.NoGrad())
+        using (TensorScope.Begin())
+            logits = model.Forward(Tensor.From<float>(ImageFile.LoadSquished(png, 32), [1, 3, 32, 32])).ToArray<float>();
+        var ranked = Enumerable.Range(0, 6).OrderByDescending(c => logits[c]).ThenBy(c => c).ToList();
+        var rows = output.Split('\n').Where(l => l.Contains('│') || l.Contains('|')).Skip(1).ToList();
+        Assert.That(rows, Has.Count.EqualTo(3), output);
+        for (int i = 0; i < 3; i++)
+        {
+            int c = ranked[i];
+            string score = (1 / (1 + Math.Exp(-logits[c]))).ToString("0.0000", CultureInfo.InvariantCulture);
+            Assert.That(rows[i], Does.Contain($"{data.ClassNames[c]} ({c})").And.Contain(score), $"rank {i + 1}: " + output);
+        }
+        Assert.That(output, Does.Not.Contain($"({ranked[3]})"), "only the top 3");
+    }
+
+    [TestCase("--image", "/nowhere/cat.jpg", "/nowhere/cat.jpg")]
+    [TestCase("--top", "0", "--top")]
+    [TestCase("--checkpoint", "/nowhere/ck.safetensors", "/nowhere/ck.safetensors")]
+    public void PredictRefusesBadOptionsNamingThem(string option, string value, string named)
+    {
+        var png = PathOf("image.png");
+        ImageFile.WritePng(png, new float[3 * 8 * 8], 8, 8);
+        var args = new Dictionary<string, string> { ["--checkpoint"] = Checkpoint, ["--image"] = png, [option] = value };
+        var (code, _, err) = Run(["predict", "--device", "cpu", .. args.SelectMany(kv => new[] { kv.Key, kv.Value })]);
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain(named));
     }
 }

@@ -18,11 +18,11 @@ public static class EvalMlDecoder
     public static Command Create(CliContext cli)
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint.safetensors (or last.safetensors, or a PyTorch state dict as safetensors)", Required = true };
-        var data = new Option<string>("--data") { Description = "synthetic (the training run's held-out images) or coco:<dir>", DefaultValueFactory = _ => "synthetic" };
+        var data = new Option<string>("--data") { Description = "synthetic (the training run's held-out images) or coco:<dir> (its val split)", DefaultValueFactory = _ => "synthetic" };
         var threshold = new Option<double>("--threshold") { Description = "Score threshold for CP/CR/CF1/OP/OR/OF1 (on sigmoid probabilities)", DefaultValueFactory = _ => 0.5 };
         var json = new Option<string?>("--json") { Description = "Also write the metrics to this JSON file" };
         var classes = new Option<int?>("--classes") { Description = "Synthetic data: number of classes (default: the checkpoint's)" };
-        var images = new Option<int?>("--val-images") { Description = "Synthetic data: held-out images (default: as many as the training run used)" };
+        var images = new Option<int?>("--val-images") { Description = "Held-out images to evaluate (default: synthetic as many as the training run used, coco the whole val split)" };
         var loadOptions = new CheckpointOptions();
         var cmd = new Command("ml-decoder", "Evaluate an ML-Decoder (or pooling-head) checkpoint: mAP and CP/CR/CF1/OP/OR/OF1")
         {
@@ -60,17 +60,30 @@ public static class EvalMlDecoder
         return cmd;
     }
 
-    /// <summary>The data of --data: "synthetic" (the training run's fixed held-out set) or "coco:&lt;dir&gt;".</summary>
-    public static IMultiLabelData OpenData(string spec, int classes, int imageSize, int? validationImages)
+    /// <summary>The data of --data: "synthetic" (fresh images each step; a fixed held-out set of
+    /// <paramref name="validationImages"/>, 512 when null) or "coco:&lt;dir&gt;" (its val split, the
+    /// first <paramref name="validationImages"/> images when given, else all).</summary>
+    public static IMultiLabelData OpenData(string spec, int classes, int imageSize, int? validationImages,
+        AugmentationOptions? augmentation = null)
     {
+        if (validationImages is <= 0) throw new ArgumentException($"--val-images {validationImages}: must be positive");
         if (spec == "synthetic")
         {
             if (classes > SyntheticMultiLabel.MaxClasses)
                 throw new ArgumentException($"--classes {classes}: the synthetic task has at most {SyntheticMultiLabel.MaxClasses} classes");
-            if (validationImages is <= 0) throw new ArgumentException($"--val-images {validationImages}: must be positive");
-            return new SyntheticMultiLabel(classes, imageSize) { ValidationImages = validationImages ?? new MlDecoderTrainOptions().ValidationImages };
+            return new SyntheticMultiLabel(classes, imageSize)
+            {
+                ValidationImages = validationImages ?? new MlDecoderTrainOptions().ValidationImages,
+                Augmentation = augmentation ?? AugmentationOptions.None,
+            };
         }
-        throw new ArgumentException($"--data {spec}: use synthetic (COCO-style folders are not supported yet)");
+        if (spec.StartsWith("coco:", StringComparison.Ordinal) && spec.Length > "coco:".Length)
+        {
+            var dir = spec["coco:".Length..];
+            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"--data {spec}: the directory {dir} does not exist");
+            return CocoMultiLabel.Load(dir, imageSize, augmentation, validationImages ?? 0);
+        }
+        throw new ArgumentException($"--data {spec}: use synthetic or coco:<dir>");
     }
 
     internal static float[] Sigmoid(float[] logits)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Kernels.Nets;
+using Kernels.Nets.Data;
 using Kernels.Nets.Models.MlDecoder;
 using Kernels.Nets.Training;
 using Spectre.Console;
@@ -8,14 +9,22 @@ using Spectre.Console;
 namespace Kernels.Cli.Commands;
 
 /// <summary>`kernels train ml-decoder`: the ML-Decoder system on the synthetic multi-label task
-/// (MlDecoderTrainer). The last line printed is `final mAP: &lt;value&gt;`.</summary>
+/// or COCO-style data (MlDecoderTrainer). The last line printed is `final mAP: &lt;value&gt;`.</summary>
 public static class TrainMlDecoder
 {
     public static Command Create(CliContext cli)
     {
         var d = new MlDecoderTrainOptions();
-        var data = new Option<string>("--data") { Description = "synthetic (COCO-style folders are not supported yet)", DefaultValueFactory = _ => "synthetic" };
-        var classes = new Option<int>("--classes") { Description = "Number of classes N", DefaultValueFactory = _ => d.Classes };
+        var data = new Option<string>("--data")
+        {
+            Description = "synthetic, or coco:<dir> (annotations/instances_{train,val}*.json and the image folders)",
+            DefaultValueFactory = _ => "synthetic",
+        };
+        var classes = new Option<int?>("--classes") { Description = $"Number of classes N of the synthetic task (default {d.Classes}; coco: its categories)" };
+        var augment = new Option<string?>("--augment")
+        {
+            Description = "Training augmentation: none, cutout, randaugment or cutout+randaugment (default: none for synthetic, cutout+randaugment for coco)",
+        };
         var backbone = new Option<string>("--backbone") { Description = "tiny-tresnet, resnet18 or resnet50", DefaultValueFactory = _ => d.Backbone };
         var head = new Option<string>("--head") { Description = "ml-decoder or gap (global average pooling baseline)", DefaultValueFactory = _ => d.Head };
         var groups = new Option<int>("--groups") { Description = "Queries K (-1: min(100, N))", DefaultValueFactory = _ => d.Groups };
@@ -25,7 +34,7 @@ public static class TrainMlDecoder
         var epochs = new Option<int>("--epochs") { Description = "Epochs", DefaultValueFactory = _ => d.Epochs };
         var steps = new Option<int>("--steps-per-epoch") { Description = "Optimizer steps per epoch (fresh synthetic images each step)", DefaultValueFactory = _ => d.StepsPerEpoch };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
-        var valImages = new Option<int>("--val-images") { Description = "Held-out images evaluated after every epoch", DefaultValueFactory = _ => d.ValidationImages };
+        var valImages = new Option<int?>("--val-images") { Description = $"Held-out images evaluated after every epoch (default: synthetic {d.ValidationImages}, coco the whole val split)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (OneCycle, 20% warm-up)", DefaultValueFactory = _ => d.Lr };
         var outDir = new Option<string>("--out")
         {
@@ -35,28 +44,34 @@ public static class TrainMlDecoder
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished epoch (same options required)" };
         var cmd = new Command("ml-decoder", "Train a backbone + ML-Decoder head (or the pooling baseline) with the asymmetric loss on synthetic multi-label images")
         {
-            data, classes, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, valImages, outDir, resume,
+            data, classes, augment, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, valImages, outDir, resume,
         };
         cmd.SetAction(parse =>
         {
             var run = cli.Prepare(parse);
             var source = parse.GetValue(data)!;
-            if (source != "synthetic")
-                throw new ArgumentException($"--data {source}: only 'synthetic' is supported so far");
             var o = new MlDecoderTrainOptions
             {
-                Classes = parse.GetValue(classes), Backbone = parse.GetValue(backbone)!, Head = parse.GetValue(head)!,
+                Classes = parse.GetValue(classes) ?? d.Classes, Backbone = parse.GetValue(backbone)!, Head = parse.GetValue(head)!,
                 Groups = parse.GetValue(groups), EmbedDim = parse.GetValue(embed), FeedForward = parse.GetValue(ffn),
                 ImageSize = parse.GetValue(size), Epochs = parse.GetValue(epochs), StepsPerEpoch = parse.GetValue(steps),
-                Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), ValidationImages = parse.GetValue(valImages), Seed = run.Seed ?? 1,
+                Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), ValidationImages = parse.GetValue(valImages) ?? d.ValidationImages,
+                Seed = run.Seed ?? 1,
             };
             o.Validate();
-            return Train(cli, o, run.Device, parse.GetValue(outDir)!, parse.GetValue(resume));
+            bool synthetic = source == "synthetic";
+            var augmentation = parse.GetValue(augment) is { } a
+                ? AugmentationOptions.Parse(a)
+                : synthetic ? AugmentationOptions.None : AugmentationOptions.Recipe;
+            var dataSource = EvalMlDecoder.OpenData(source, o.Classes, o.ImageSize, parse.GetValue(valImages) ?? (synthetic ? o.ValidationImages : null), augmentation);
+            if (!synthetic && parse.GetValue(classes) is { } n && n != dataSource.Classes)
+                throw new ArgumentException($"--classes {n}: {source} has {dataSource.Classes} categories (leave --classes out for COCO-style data)");
+            return Train(cli, o, dataSource, run.Device, parse.GetValue(outDir)!, parse.GetValue(resume));
         });
         return cmd;
     }
 
-    private static int Train(CliContext cli, MlDecoderTrainOptions o, Device device, string outDir, bool resume)
+    private static int Train(CliContext cli, MlDecoderTrainOptions o, IMultiLabelData data, Device device, string outDir, bool resume)
     {
         // Ctrl+C stops after the current step; last.safetensors keeps the last finished epoch.
         // A second Ctrl+C ends the process at once.
@@ -80,13 +95,13 @@ public static class TrainMlDecoder
                     .Start(ctx =>
                     {
                         var bar = new BarProgress(ctx, cli.Out);
-                        result = new MlDecoderTrainer(o, device, bar.Line) { Progress = bar, Resume = resume }.Run(outDir, stop.Token);
+                        result = new MlDecoderTrainer(o, device, bar.Line, data) { Progress = bar, Resume = resume }.Run(outDir, stop.Token);
                     });
             }
             else
             {
                 void Line(string text) => cli.Out.MarkupLine(Markup.Escape(text));
-                result = new MlDecoderTrainer(o, device, Line) { Resume = resume }.Run(outDir, stop.Token);
+                result = new MlDecoderTrainer(o, device, Line, data) { Resume = resume }.Run(outDir, stop.Token);
             }
             if (stop.IsCancellationRequested) return Program.ExitFailed;
             cli.Out.MarkupLine($"final mAP: {result.BestMap.ToString("0.00", CultureInfo.InvariantCulture)}");

@@ -209,13 +209,25 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["--data"] = Data.Description, ["--classes"] = I(Data.Classes), ["--image-size"] = I(options.ImageSize),
+            ["--data"] = Data.Description, ["--classes"] = I(Data.Classes), ["--augment"] = Augment(Data), ["--image-size"] = I(options.ImageSize),
             ["--backbone"] = options.Backbone, ["--head"] = options.Head, ["--groups"] = I(options.Groups),
             ["--embed-dim"] = I(options.EmbedDim), ["--feed-forward"] = I(options.FeedForward), ["heads"] = I(options.Heads),
             ["--epochs"] = I(options.Epochs), ["--steps-per-epoch"] = I(options.StepsPerEpoch), ["--batch"] = I(options.Batch),
             ["--lr"] = D(options.Lr), ["weight decay"] = D(options.WeightDecay), ["EMA decay"] = D(options.EmaDecay),
             ["--val-images"] = I(Data.ValidationCount), ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
         };
+    }
+
+    private static string Augment(IMultiLabelData data)
+    {
+        var a = data switch
+        {
+            SyntheticMultiLabel s => s.Augmentation,
+            CocoMultiLabel c => c.Augmentation,
+            _ => null,
+        };
+        if (a is null) return "unknown";
+        return a.Any ? a.ToString() : "none";
     }
 
     private const string OptionPrefix = "option.", GlobalRngKey = "rng_global", HistoryKey = "history",
