@@ -227,7 +227,11 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             _ => null,
         };
         if (a is null) return "unknown";
-        return a.Any ? a.ToString() : "none";
+        if (!a.Any) return "none";
+        var parts = new List<string>();
+        if (a.Cutout) parts.Add(string.Create(CultureInfo.InvariantCulture, $"cutout({a.CutoutFraction:R}{(a.CutoutRandomFill ? ",random-fill" : "")})"));
+        if (a.RandAugment) parts.Add(string.Create(CultureInfo.InvariantCulture, $"randaugment({a.RandAugmentOps},{a.RandAugmentMagnitude})"));
+        return string.Join("+", parts);
     }
 
     private const string OptionPrefix = "option.", GlobalRngKey = "rng_global", HistoryKey = "history",
