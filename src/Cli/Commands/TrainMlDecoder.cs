@@ -125,7 +125,7 @@ public static class TrainMlDecoder
 
         public void Step(in TrainingStep step)
         {
-            _task ??= ctx.AddTask("", maxValue: step.Total);
+            _task ??= ctx.AddTask("training", maxValue: step.Total);
             _task.Value = step.Done;
             _task.Description = Markup.Escape(step.ToString());
             ctx.Refresh();
