@@ -21,6 +21,8 @@ public static class Program
         CheckpointCommand.Create,
         SelfTestCommand.Create,
         TrainCommand.Create,
+        EvalCommand.Create,
+        PredictCommand.Create,
         BenchCommand.Create,
     ];
 

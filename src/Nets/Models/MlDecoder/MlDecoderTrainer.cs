@@ -50,6 +50,7 @@ public sealed record MlDecoderTrainOptions
         }
         Positive("--classes", Classes); Positive("--image-size", ImageSize); Positive("--epochs", Epochs);
         Positive("--batch", Batch); Positive("--lr", Lr); Positive("steps per epoch", StepsPerEpoch);
+        Positive("--val-images", ValidationImages);
         if (Classes > SyntheticMultiLabel.MaxClasses)
             throw new ArgumentException($"--classes {Classes}: the synthetic task has at most {SyntheticMultiLabel.MaxClasses} classes");
         if (ImageSize < 32 || ImageSize % 32 != 0)
@@ -73,14 +74,14 @@ public sealed record MlDecoderEpoch(int Epoch, double Loss, double Map, double M
 /// same as an uninterrupted run's (on the same device).</summary>
 public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device device, Action<string> log, IMultiLabelData? data = null)
 {
-    /// <summary>The data source: the one given, else the synthetic task sized by the options
-    /// (created on first use, so invalid options fail in <see cref="MlDecoderTrainOptions.Validate"/>).</summary>
-    public IMultiLabelData Data => _data ??= data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
-
-    private IMultiLabelData? _data;
+    /// <summary>Checkpoint metadata: the training data's description and its held-out image count.</summary>
+    public const string DataKey = "data", ValidationImagesKey = "validation_images";
 
     public const string BestFile = "checkpoint.safetensors", LastFile = "last.safetensors",
         MetricsFile = "metrics.json", CurvesFile = "curves.png";
+
+    /// <summary>The data source: the one given, else the synthetic task sized by the options.</summary>
+    public IMultiLabelData Data { get; } = data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
 
     /// <summary>Per-step progress and the run's lines (default: plain lines through the log).</summary>
     public ITrainingProgress Progress { get; init; } = new LineProgress(log);
@@ -129,18 +130,20 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         }
         else
         {
-            Progress.Line($"ml-decoder on {device.Name}: {options.Backbone} + {options.Head} head, {model.ParameterCount():N0} trainable parameters, " +
+            Progress.Line($"ml-decoder on {device.Name}: {options.Backbone} + {(options.ZeroShot is null ? options.Head : "zero-shot ml-decoder")} head, {model.ParameterCount():N0} trainable parameters, " +
                           $"{data.Description}, {options.Epochs} epochs × {options.StepsPerEpoch} steps × {options.Batch} images");
         }
 
         var sw = Stopwatch.StartNew();
         long sessionSteps = 0;
+        double trainSeconds = 0; // steps only: images/s is the training throughput, the ETA counts evaluation too
         for (int epoch = run.Epoch + 1; epoch <= options.Epochs; epoch++)
         {
             model.Train();
             options.ZeroShot?.UseSeen(model);
             double lossSum = 0;
             var t0 = sw.Elapsed;
+            double epochTrainSeconds = 0;
             for (int s = 0; s < options.StepsPerEpoch; s++)
             {
                 if (cancel.IsCancellationRequested)
@@ -148,6 +151,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                     Progress.Line($"stopped in epoch {epoch}; {LastFile} holds epoch {run.Epoch}: continue with --resume");
                     return (epochs, best);
                 }
+                var stepStart = sw.Elapsed;
                 using var scope = TensorScope.Begin();
                 var (x, y) = data.TrainBatch(options.Batch, trainRng, device);
                 var l = loss.Forward(model.Forward(x), options.ZeroShot?.TrainTargets(model, y) ?? y);
@@ -162,10 +166,13 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                     throw new InvalidOperationException($"the loss became {v} at epoch {epoch}, step {s + 1}; lower --lr (now {options.Lr})");
                 lossSum += v;
                 sessionSteps++;
+                double stepSeconds = (sw.Elapsed - stepStart).TotalSeconds;
+                trainSeconds += stepSeconds;
+                epochTrainSeconds += stepSeconds;
                 double elapsed = sw.Elapsed.TotalSeconds;
                 double done = (epoch - 1) * (double)options.StepsPerEpoch + s + 1;
                 Progress.Step(new TrainingStep(epoch, options.Epochs, s + 1, options.StepsPerEpoch, v / options.Batch,
-                    sessionSteps * options.Batch / Math.Max(elapsed, 1e-9),
+                    sessionSteps * options.Batch / Math.Max(trainSeconds, 1e-9),
                     TimeSpan.FromSeconds((total - done) * elapsed / sessionSteps)));
             }
             run.Epoch = epoch;
@@ -174,7 +181,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             double mapEma = Evaluate(emaModel, data, $"epoch {epoch} EMA");
             var dt = (sw.Elapsed - t0).TotalSeconds;
             var e = new MlDecoderEpoch(epoch, lossSum / options.StepsPerEpoch / options.Batch, map, mapEma, dt,
-                options.StepsPerEpoch * options.Batch / dt);
+                options.StepsPerEpoch * options.Batch / Math.Max(epochTrainSeconds, 1e-9));
             epochs.Add(e);
             Progress.Line($"epoch {epoch}: loss/image {e.Loss:0.0000}  mAP {map:0.00}  mAP(EMA) {mapEma:0.00}  {e.ImagesPerSecond:0} img/s");
             double better = Math.Max(map, mapEma);
@@ -198,32 +205,6 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         return (epochs, best);
     }
 
-    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices
-    /// (zero-shot: the ZSL mAP; the ZSL/GZSL line is logged under <paramref name="label"/>).</summary>
-    public double Evaluate(MultiLabelClassifier m, IMultiLabelData source, string label = "model")
-    {
-        if (options.ZeroShot is { } z)
-        {
-            var report = z.Evaluate(m, source, device, label);
-            Progress.Line(ZeroShotTraining.Summary(label, report));
-            return report.Zsl.Map.Map;
-        }
-        m.Eval();
-        int n = source.ValidationCount, classes = source.Classes, chunk = 64;
-        var scores = new float[(long)n * classes];
-        var targets = new float[(long)n * classes];
-        using (Autograd.NoGrad())
-            for (int i = 0; i < n; i += chunk)
-            {
-                using var scope = TensorScope.Begin();
-                var batch = source.ValidationBatch(i, Math.Min(chunk, n - i));
-                batch.Targets.CopyTo(targets, (long)i * classes);
-                var (x, _) = batch.ToTensors(device);
-                m.Forward(x).ToArray<float>().CopyTo(scores, (long)i * classes);
-            }
-        return MultiLabelMetrics.MeanAveragePrecision(scores, targets, n, classes).Map;
-    }
-
     /// <summary>The options a resumed run must share with the one that wrote last.safetensors,
     /// under their command-line names.</summary>
     private Dictionary<string, string> Fingerprint()
@@ -232,13 +213,29 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["--data"] = Data.Description, ["--classes"] = I(Data.Classes), ["--image-size"] = I(options.ImageSize),
+            ["--data"] = Data.Description, ["--classes"] = I(Data.Classes), ["--augment"] = Augment(Data), ["--image-size"] = I(options.ImageSize),
             ["--backbone"] = options.Backbone, ["--head"] = options.Head, ["--groups"] = I(options.Groups),
             ["--embed-dim"] = I(options.EmbedDim), ["--feed-forward"] = I(options.FeedForward), ["heads"] = I(options.Heads),
             ["--epochs"] = I(options.Epochs), ["--steps-per-epoch"] = I(options.StepsPerEpoch), ["--batch"] = I(options.Batch),
             ["--lr"] = D(options.Lr), ["weight decay"] = D(options.WeightDecay), ["EMA decay"] = D(options.EmaDecay),
-            ["validation images"] = I(options.ValidationImages), ["--zero-shot"] = options.ZeroShot?.Describe() ?? "off", ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["--val-images"] = I(Data.ValidationCount), ["--zero-shot"] = options.ZeroShot?.Describe() ?? "off", ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
         };
+    }
+
+    private static string Augment(IMultiLabelData data)
+    {
+        var a = data switch
+        {
+            SyntheticMultiLabel s => s.Augmentation,
+            CocoMultiLabel c => c.Augmentation,
+            _ => null,
+        };
+        if (a is null) return "unknown";
+        if (!a.Any) return "none";
+        var parts = new List<string>();
+        if (a.Cutout) parts.Add(string.Create(CultureInfo.InvariantCulture, $"cutout({a.CutoutFraction:R}{(a.CutoutRandomFill ? ",random-fill" : "")})"));
+        if (a.RandAugment) parts.Add(string.Create(CultureInfo.InvariantCulture, $"randaugment({a.RandAugmentOps},{a.RandAugmentMagnitude})"));
+        return string.Join("+", parts);
     }
 
     private const string OptionPrefix = "option.", GlobalRngKey = "rng_global", HistoryKey = "history",
@@ -263,7 +260,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         }
     }
 
-    private static void SaveLast(string path, TrainingRun run, MlDecoderSpec spec, IReadOnlyList<string> classNames,
+    private void SaveLast(string path, TrainingRun run, MlDecoderSpec spec, IReadOnlyList<string> classNames,
         IReadOnlyDictionary<string, string> fingerprint, IReadOnlyList<MlDecoderEpoch> epochs, double best, int bestEpoch)
     {
         var extra = ModelMetadata(spec, classNames);
@@ -297,10 +294,13 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
     }
 
     /// <summary>What eval and predict need to rebuild the model: the architecture and the class names.</summary>
-    private static Dictionary<string, string> ModelMetadata(MlDecoderSpec spec, IReadOnlyList<string> classNames)
+    private Dictionary<string, string> ModelMetadata(MlDecoderSpec spec, IReadOnlyList<string> classNames)
     {
         var extra = spec.ToMetadata();
         extra["model"] = "ml-decoder";
+        // Which held-out set the reported mAP is on, so `kernels eval` can default to the same one.
+        extra[DataKey] = Data.Description;
+        extra[ValidationImagesKey] = Data.ValidationCount.ToString(CultureInfo.InvariantCulture);
         extra[MlDecoderSpec.ClassNamesKey] = JsonSerializer.Serialize(classNames);
         return extra;
     }
@@ -324,6 +324,42 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         {
             Progress.Line($"warning: could not write {CurvesFile} ({e.GetType().Name}: {e.Message}); training goes on");
         }
+    }
+
+    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices.</summary>
+    public double Evaluate(MultiLabelClassifier m, IMultiLabelData source, string label = "model")
+    {
+        // Zero-shot: the ZSL mAP is the run's figure; the ZSL/GZSL line is logged under the label.
+        if (options.ZeroShot is { } z)
+        {
+            var report = z.Evaluate(m, source, device, label);
+            Progress.Line(ZeroShotTraining.Summary(label, report));
+            return report.Zsl.Map.Map;
+        }
+        var (scores, targets) = ValidationScores(m, source, device);
+        return MultiLabelMetrics.MeanAveragePrecision(scores, targets, source.ValidationCount, source.Classes).Map;
+    }
+
+    /// <summary>The model's logits and the targets, both [ValidationCount, Classes] row-major, on
+    /// the data source's validation set (eval mode, no gradients, slices of 64 images).</summary>
+    public static (float[] Scores, float[] Targets) ValidationScores(MultiLabelClassifier m, IMultiLabelData source, Device device)
+    {
+        if (m.Classes != source.Classes)
+            throw new ArgumentException($"the model has {m.Classes} classes, the data ({source.Description}) {source.Classes}");
+        m.Eval();
+        int n = source.ValidationCount, classes = source.Classes, chunk = 64;
+        var scores = new float[(long)n * classes];
+        var targets = new float[(long)n * classes];
+        using (Autograd.NoGrad())
+            for (int i = 0; i < n; i += chunk)
+            {
+                using var scope = TensorScope.Begin();
+                var batch = source.ValidationBatch(i, Math.Min(chunk, n - i));
+                batch.Targets.CopyTo(targets, (long)i * classes);
+                var (x, _) = batch.ToTensors(device);
+                m.Forward(x).ToArray<float>().CopyTo(scores, (long)i * classes);
+            }
+        return (scores, targets);
     }
 
     /// <summary>mAP (percent, PAPERS.md's definition) of a model on the held-out set.</summary>
