@@ -39,6 +39,8 @@ public sealed record MlDecoderTrainOptions
     public double EmaDecay { get; init; } = 0.9997;
     public int ValidationImages { get; init; } = 512;
     public ulong Seed { get; init; } = 1;
+    /// <summary>Zero-shot mode (--zero-shot): word-vector queries, seen classes in training, ZSL/GZSL evaluation.</summary>
+    public ZeroShotTraining? ZeroShot { get; init; }
 
     public void Validate()
     {
@@ -78,8 +80,11 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
     public const string BestFile = "checkpoint.safetensors", LastFile = "last.safetensors",
         MetricsFile = "metrics.json", CurvesFile = "curves.png";
 
-    /// <summary>The data source: the one given, else the synthetic task sized by the options.</summary>
-    public IMultiLabelData Data { get; } = data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
+    /// <summary>The data source: the one given, else the synthetic task sized by the options
+    /// (created on first use, so invalid options fail in <see cref="MlDecoderTrainOptions.Validate"/>).</summary>
+    public IMultiLabelData Data => _data ??= data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
+
+    private IMultiLabelData? _data;
 
     /// <summary>Per-step progress and the run's lines (default: plain lines through the log).</summary>
     public ITrainingProgress Progress { get; init; } = new LineProgress(log);
@@ -91,7 +96,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
     public MlDecoderSpec Spec => new(options.Backbone, options.Head, Data.Classes, options.Groups, options.EmbedDim,
         options.Heads, options.FeedForward, options.ImageSize);
 
-    public MultiLabelClassifier Build() => Spec.Build(device);
+    public MultiLabelClassifier Build() => options.ZeroShot is { } z ? z.Build(Spec, device) : Spec.Build(device);
 
     /// <summary>Runs the whole training; returns the epochs and the best mAP (model or EMA).
     /// When <paramref name="cancel"/> fires, it stops after the current step: the epoch in
@@ -138,6 +143,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         for (int epoch = run.Epoch + 1; epoch <= options.Epochs; epoch++)
         {
             model.Train();
+            options.ZeroShot?.UseSeen(model);
             double lossSum = 0;
             var t0 = sw.Elapsed;
             double epochTrainSeconds = 0;
@@ -151,7 +157,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                 var stepStart = sw.Elapsed;
                 using var scope = TensorScope.Begin();
                 var (x, y) = data.TrainBatch(options.Batch, trainRng, device);
-                var l = loss.Forward(model.Forward(x), y);
+                var l = loss.Forward(model.Forward(x), options.ZeroShot?.TrainTargets(model, y) ?? y);
                 opt.ZeroGrad();
                 l.Backward();
                 opt.Step();
@@ -173,9 +179,9 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                     TimeSpan.FromSeconds((total - done) * elapsed / sessionSteps)));
             }
             run.Epoch = epoch;
-            double map = Evaluate(model, data);
+            double map = Evaluate(model, data, $"epoch {epoch} model");
             ema.CopyTo(emaModel);
-            double mapEma = Evaluate(emaModel, data);
+            double mapEma = Evaluate(emaModel, data, $"epoch {epoch} EMA");
             var dt = (sw.Elapsed - t0).TotalSeconds;
             var e = new MlDecoderEpoch(epoch, lossSum / options.StepsPerEpoch / options.Batch, map, mapEma, dt,
                 options.StepsPerEpoch * options.Batch / Math.Max(epochTrainSeconds, 1e-9));
@@ -197,6 +203,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             SaveLast(lastPath, run, spec, classNames, fingerprint, epochs, best, bestEpoch);
             WriteMetrics(outDir, epochs, best, bestEpoch);
             WriteCurves(outDir, epochs);
+            options.ZeroShot?.WriteReport(outDir);
         }
         return (epochs, best);
     }
@@ -214,7 +221,8 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             ["--embed-dim"] = I(options.EmbedDim), ["--feed-forward"] = I(options.FeedForward), ["heads"] = I(options.Heads),
             ["--epochs"] = I(options.Epochs), ["--steps-per-epoch"] = I(options.StepsPerEpoch), ["--batch"] = I(options.Batch),
             ["--lr"] = D(options.Lr), ["weight decay"] = D(options.WeightDecay), ["EMA decay"] = D(options.EmaDecay),
-            ["--val-images"] = I(Data.ValidationCount), ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["--val-images"] = I(Data.ValidationCount),
+            ["--zero-shot"] = options.ZeroShot?.Describe() ?? "off", ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
         };
     }
 
@@ -297,6 +305,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         // Which held-out set the reported mAP is on, so `kernels eval` can default to the same one.
         extra[DataKey] = Data.Description;
         extra[ValidationImagesKey] = Data.ValidationCount.ToString(CultureInfo.InvariantCulture);
+        if (options.ZeroShot is { } z) extra[MlDecoderSpec.ZeroShotKey] = z.Describe();
         extra[MlDecoderSpec.ClassNamesKey] = JsonSerializer.Serialize(classNames);
         return extra;
     }
@@ -322,9 +331,16 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         }
     }
 
-    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices.</summary>
-    public double Evaluate(MultiLabelClassifier m, IMultiLabelData source)
+    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices
+    /// (zero-shot: the ZSL mAP; the ZSL/GZSL line is logged under <paramref name="label"/>).</summary>
+    public double Evaluate(MultiLabelClassifier m, IMultiLabelData source, string label = "model")
     {
+        if (options.ZeroShot is { } z)
+        {
+            var report = z.Evaluate(m, source, device, label);
+            Progress.Line(ZeroShotTraining.Summary(label, report));
+            return report.Zsl.Map.Map;
+        }
         var (scores, targets) = ValidationScores(m, source, device);
         return MultiLabelMetrics.MeanAveragePrecision(scores, targets, source.ValidationCount, source.Classes).Map;
     }
