@@ -9,22 +9,15 @@ using Spectre.Console;
 namespace Kernels.Cli.Commands;
 
 /// <summary>`kernels train ml-decoder`: the ML-Decoder system on the synthetic multi-label task
-/// or COCO-style data (MlDecoderTrainer). The last line printed is `final mAP: &lt;value&gt;`.</summary>
+/// or COCO-style data, optionally zero-shot (MlDecoderTrainer). It shows a live progress bar on a
+/// terminal and plain lines otherwise; the last line printed is `final mAP: &lt;value&gt;`.</summary>
 public static class TrainMlDecoder
 {
     public static Command Create(CliContext cli)
     {
         var d = new MlDecoderTrainOptions();
-        var data = new Option<string>("--data")
-        {
-            Description = "synthetic, or coco:<dir> (annotations/instances_{train,val}*.json and the image folders)",
-            DefaultValueFactory = _ => "synthetic",
-        };
+        var data = new Option<string>("--data") { Description = MultiLabelDataSource.DataHelp, DefaultValueFactory = _ => "synthetic" };
         var classes = new Option<int?>("--classes") { Description = $"Number of classes N of the synthetic task (default {d.Classes}; coco: its categories)" };
-        var augment = new Option<string?>("--augment")
-        {
-            Description = "Training augmentation: none, cutout, randaugment or cutout+randaugment (default: none for synthetic, cutout+randaugment for coco)",
-        };
         var backbone = new Option<string>("--backbone") { Description = "tiny-tresnet, resnet18 or resnet50", DefaultValueFactory = _ => d.Backbone };
         var head = new Option<string>("--head") { Description = "ml-decoder or gap (global average pooling baseline)", DefaultValueFactory = _ => d.Head };
         var groups = new Option<int>("--groups") { Description = "Queries K (-1: min(100, N))", DefaultValueFactory = _ => d.Groups };
@@ -34,7 +27,6 @@ public static class TrainMlDecoder
         var epochs = new Option<int>("--epochs") { Description = "Epochs", DefaultValueFactory = _ => d.Epochs };
         var steps = new Option<int>("--steps-per-epoch") { Description = "Optimizer steps per epoch (fresh synthetic images each step)", DefaultValueFactory = _ => d.StepsPerEpoch };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
-        var valImages = new Option<int?>("--val-images") { Description = $"Held-out images evaluated after every epoch (default: synthetic {d.ValidationImages}, coco the whole val split)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (OneCycle, 20% warm-up)", DefaultValueFactory = _ => d.Lr };
         var outDir = new Option<string>("--out")
         {
@@ -42,7 +34,13 @@ public static class TrainMlDecoder
             DefaultValueFactory = _ => "runs/ml-decoder",
         };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished epoch (same options required)" };
-        // Zero-shot options (h/mld-data).
+        // Data source, augmentation and zero-shot options (h/mld-data).
+        var augment = new Option<string>("--augment") { Description = MultiLabelDataSource.AugmentHelp, DefaultValueFactory = _ => "auto" };
+        var valImages = new Option<int>("--val-images")
+        {
+            Description = "Held-out images: synthetic, how many (default 512); coco, the first this many val images (0: all)",
+            DefaultValueFactory = _ => -1,
+        };
         var zeroShot = new Option<bool>("--zero-shot") { Description = "Zero-shot mode: word-vector queries, train on seen classes, report ZSL and GZSL mAP / F1@3 / F1@5" };
         var wordVectors = new Option<string?>("--word-vectors")
         {
@@ -51,10 +49,10 @@ public static class TrainMlDecoder
         var unseen = new Option<string?>("--unseen") { Description = "File of unseen class names, one a line (synthetic default: every fifth class)" };
         var randomTokens = new Option<int>("--random-tokens") { Description = "Zero-shot query augmentation: extra random word-vector queries per step (negatives)", DefaultValueFactory = _ => 0 };
         var queryNoise = new Option<double>("--query-noise") { Description = "Zero-shot query augmentation: std of Gaussian noise on the word vectors", DefaultValueFactory = _ => 0 };
-        var cmd = new Command("ml-decoder", "Train a backbone + ML-Decoder head (or the pooling baseline) with the asymmetric loss on synthetic multi-label images")
+        var cmd = new Command("ml-decoder", "Train a backbone + ML-Decoder head (or the pooling baseline) with the asymmetric loss on synthetic or COCO-style multi-label images")
         {
-            data, classes, augment, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, valImages, outDir, resume,
-            zeroShot, wordVectors, unseen, randomTokens, queryNoise,
+            data, classes, backbone, head, groups, embed, ffn, size, epochs, steps, batch, lr, outDir, resume,
+            augment, valImages, zeroShot, wordVectors, unseen, randomTokens, queryNoise,
         };
         cmd.SetAction(parse =>
         {
@@ -65,31 +63,28 @@ public static class TrainMlDecoder
                 Classes = parse.GetValue(classes) ?? d.Classes, Backbone = parse.GetValue(backbone)!, Head = parse.GetValue(head)!,
                 Groups = parse.GetValue(groups), EmbedDim = parse.GetValue(embed), FeedForward = parse.GetValue(ffn),
                 ImageSize = parse.GetValue(size), Epochs = parse.GetValue(epochs), StepsPerEpoch = parse.GetValue(steps),
-                Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), ValidationImages = parse.GetValue(valImages) ?? d.ValidationImages,
-                Seed = run.Seed ?? 1,
+                Batch = parse.GetValue(batch), Lr = parse.GetValue(lr), Seed = run.Seed ?? 1,
             };
+            if (parse.GetValue(valImages) is int vi and >= 0) o = o with { ValidationImages = vi };
             o.Validate();
-            bool synthetic = source == "synthetic";
-            var augmentation = parse.GetValue(augment) is { } a
-                ? AugmentationOptions.Parse(a)
-                : synthetic ? AugmentationOptions.None : AugmentationOptions.Recipe;
-            var dataSource = EvalMlDecoder.OpenData(source, o.Classes, o.ImageSize, parse.GetValue(valImages) ?? (synthetic ? o.ValidationImages : null), augmentation);
-            if (!synthetic && parse.GetValue(classes) is { } n && n != dataSource.Classes)
+            var dataSource = MultiLabelDataSource.Create(source, o.Classes, o.ImageSize,
+                parse.GetValue(valImages) < 0 && source != "synthetic" ? 0 : o.ValidationImages, parse.GetValue(augment)!);
+            if (source != "synthetic" && parse.GetValue(classes) is { } n && n != dataSource.Classes)
                 throw new ArgumentException($"--classes {n}: {source} has {dataSource.Classes} categories (leave --classes out for COCO-style data)");
             if (parse.GetValue(zeroShot))
             {
                 var vectors = parse.GetValue(wordVectors) ?? throw new ArgumentException("--zero-shot needs --word-vectors FILE (or 'synthetic' with --data synthetic)");
-                var zsAug = new ZeroShotAugmentation { RandomTokens = parse.GetValue(randomTokens), WordVectorNoiseStd = parse.GetValue(queryNoise) };
-                o = o with { ZeroShot = ZeroShotTraining.FromOptions(vectors, parse.GetValue(unseen), dataSource, zsAug, parse.GetValue(outDir)) };
+                var aug = new ZeroShotAugmentation { RandomTokens = parse.GetValue(randomTokens), WordVectorNoiseStd = parse.GetValue(queryNoise) };
+                o = o with { ZeroShot = ZeroShotTraining.FromOptions(vectors, parse.GetValue(unseen), dataSource, aug, parse.GetValue(outDir)) };
             }
             else if (parse.GetValue(wordVectors) is not null || parse.GetValue(unseen) is not null)
                 throw new ArgumentException("--word-vectors and --unseen belong to --zero-shot");
-            return Train(cli, o, dataSource, run.Device, parse.GetValue(outDir)!, parse.GetValue(resume));
+            return Train(cli, o, run.Device, parse.GetValue(outDir)!, parse.GetValue(resume), dataSource);
         });
         return cmd;
     }
 
-    private static int Train(CliContext cli, MlDecoderTrainOptions o, IMultiLabelData data, Device device, string outDir, bool resume)
+    private static int Train(CliContext cli, MlDecoderTrainOptions o, Device device, string outDir, bool resume, IMultiLabelData dataSource)
     {
         // Ctrl+C stops after the current step; last.safetensors keeps the last finished epoch.
         // A second Ctrl+C ends the process at once.
@@ -113,13 +108,13 @@ public static class TrainMlDecoder
                     .Start(ctx =>
                     {
                         var bar = new BarProgress(ctx, cli.Out);
-                        result = new MlDecoderTrainer(o, device, bar.Line, data) { Progress = bar, Resume = resume }.Run(outDir, stop.Token);
+                        result = new MlDecoderTrainer(o, device, bar.Line, dataSource) { Progress = bar, Resume = resume }.Run(outDir, stop.Token);
                     });
             }
             else
             {
                 void Line(string text) => cli.Out.MarkupLine(Markup.Escape(text));
-                result = new MlDecoderTrainer(o, device, Line, data) { Resume = resume }.Run(outDir, stop.Token);
+                result = new MlDecoderTrainer(o, device, Line, dataSource) { Resume = resume }.Run(outDir, stop.Token);
             }
             if (stop.IsCancellationRequested) return Program.ExitFailed;
             cli.Out.MarkupLine($"final mAP: {result.BestMap.ToString("0.00", CultureInfo.InvariantCulture)}");

@@ -65,7 +65,9 @@ public static class Curves
         var (yMin, yMax, yStep) = NiceRange(lo, hi);
         double xMin = 1, xMax = Math.Max(2, points);
 
-        float X(double epoch) => plot.Left + (float)((epoch - xMin) / (xMax - xMin)) * plot.Width;
+        // The first and last epochs sit a little inside the frame, so their dots are whole.
+        const float inset = 8;
+        float X(double epoch) => plot.Left + inset + (float)((epoch - xMin) / (xMax - xMin)) * (plot.Width - 2 * inset);
         float Y(double v) => plot.Bottom - (float)((v - yMin) / (yMax - yMin)) * plot.Height;
 
         using var ink = new SKPaint { Color = new SKColor(0xFF333333), IsAntialias = true };

@@ -13,7 +13,7 @@ public sealed record MlDecoderSpec(string Backbone, string Head, int Classes, in
 {
     public const string BackboneKey = "backbone", HeadKey = "head", ClassesKey = "classes", GroupsKey = "groups",
         EmbedDimKey = "embed_dim", HeadsKey = "heads", FeedForwardKey = "feed_forward", ImageSizeKey = "image_size",
-        ClassNamesKey = "class_names";
+        ClassNamesKey = "class_names", ZeroShotKey = "zero_shot";
 
     /// <summary>K as the head resolves it: −1 (or 0) → min(100, N), capped at N.</summary>
     public int ResolvedGroups => Math.Min(Groups <= 0 ? 100 : Groups, Classes);
@@ -196,6 +196,9 @@ public sealed class MlDecoderCheckpoint : IDisposable
                 ? x
                 : throw new InvalidDataException($"{path}: metadata '{key}' is '{v}', not a positive integer");
         }
+        if (meta.TryGetValue(MlDecoderSpec.ZeroShotKey, out var zs))
+            throw new InvalidDataException($"{path} is a zero-shot model ({zs}); eval and predict rebuild the fixed-query heads only " +
+                                           "(its ZSL / GZSL figures are in zero-shot.json beside it)");
         Shape? ShapeOf(string name) => t.TryGetValue(name, out var x) ? x.Shape : (Shape?)null;
 
         var pooling = ShapeOf("head.duplicate_pooling");

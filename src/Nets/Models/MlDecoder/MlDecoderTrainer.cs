@@ -80,8 +80,11 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
     public const string BestFile = "checkpoint.safetensors", LastFile = "last.safetensors",
         MetricsFile = "metrics.json", CurvesFile = "curves.png";
 
-    /// <summary>The data source: the one given, else the synthetic task sized by the options.</summary>
-    public IMultiLabelData Data { get; } = data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
+    /// <summary>The data source: the one given, else the synthetic task sized by the options
+    /// (created on first use, so invalid options fail in <see cref="MlDecoderTrainOptions.Validate"/>).</summary>
+    public IMultiLabelData Data => _data ??= data ?? new SyntheticMultiLabel(options.Classes, options.ImageSize) { ValidationImages = options.ValidationImages };
+
+    private IMultiLabelData? _data;
 
     /// <summary>Per-step progress and the run's lines (default: plain lines through the log).</summary>
     public ITrainingProgress Progress { get; init; } = new LineProgress(log);
@@ -130,7 +133,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         }
         else
         {
-            Progress.Line($"ml-decoder on {device.Name}: {options.Backbone} + {(options.ZeroShot is null ? options.Head : "zero-shot ml-decoder")} head, {model.ParameterCount():N0} trainable parameters, " +
+            Progress.Line($"ml-decoder on {device.Name}: {options.Backbone} + {options.Head} head, {model.ParameterCount():N0} trainable parameters, " +
                           $"{data.Description}, {options.Epochs} epochs × {options.StepsPerEpoch} steps × {options.Batch} images");
         }
 
@@ -218,7 +221,8 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
             ["--embed-dim"] = I(options.EmbedDim), ["--feed-forward"] = I(options.FeedForward), ["heads"] = I(options.Heads),
             ["--epochs"] = I(options.Epochs), ["--steps-per-epoch"] = I(options.StepsPerEpoch), ["--batch"] = I(options.Batch),
             ["--lr"] = D(options.Lr), ["weight decay"] = D(options.WeightDecay), ["EMA decay"] = D(options.EmaDecay),
-            ["--val-images"] = I(Data.ValidationCount), ["--zero-shot"] = options.ZeroShot?.Describe() ?? "off", ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["--val-images"] = I(Data.ValidationCount),
+            ["--zero-shot"] = options.ZeroShot?.Describe() ?? "off", ["--seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
         };
     }
 
@@ -301,6 +305,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         // Which held-out set the reported mAP is on, so `kernels eval` can default to the same one.
         extra[DataKey] = Data.Description;
         extra[ValidationImagesKey] = Data.ValidationCount.ToString(CultureInfo.InvariantCulture);
+        if (options.ZeroShot is { } z) extra[MlDecoderSpec.ZeroShotKey] = z.Describe();
         extra[MlDecoderSpec.ClassNamesKey] = JsonSerializer.Serialize(classNames);
         return extra;
     }
@@ -326,10 +331,10 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
         }
     }
 
-    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices.</summary>
+    /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices
+    /// (zero-shot: the ZSL mAP; the ZSL/GZSL line is logged under <paramref name="label"/>).</summary>
     public double Evaluate(MultiLabelClassifier m, IMultiLabelData source, string label = "model")
     {
-        // Zero-shot: the ZSL mAP is the run's figure; the ZSL/GZSL line is logged under the label.
         if (options.ZeroShot is { } z)
         {
             var report = z.Evaluate(m, source, device, label);
