@@ -1,4 +1,5 @@
 using Kernels.Nets.Metrics;
+using Kernels.Tests.Support;
 
 namespace Kernels.Tests.Metrics;
 
@@ -67,6 +68,31 @@ public class ZeroShotEvaluationTests
         Assert.That(r.ZslImages, Is.Zero);
         Assert.That(r.Zsl.At3.F1, Is.Zero);
         Assert.That(r.Zsl.Map.Map, Is.Zero, "classes without positives count as 0");
+    }
+
+    /// <summary>Against numpy (scripts/vectors/zero_shot_metrics.py): sparse labels, ties,
+    /// all-negative images and an unseen class with no positive, in both top-k protocols.</summary>
+    [TestCase("sparse"), TestCase("ties"), TestCase("empty")]
+    public void MatchesTheNumpyReference(string tag)
+    {
+        var v = new VectorFile("zero_shot_metrics");
+        var shape = v.Shape($"{tag}.scores");
+        int n = shape[0], c = shape[1];
+        var scores = v.Doubles($"{tag}.scores").Select(x => (float)x).ToArray();
+        var targets = v.Doubles($"{tag}.targets").Select(x => (float)x).ToArray();
+        var unseen = v.Ints($"{tag}.unseen");
+        foreach (var (protocol, all) in new[] { ("filtered", false), ("all", true) })
+        {
+            var r = ZeroShotEvaluation.Evaluate(scores, targets, n, c, unseen, allImagesInTopK: all);
+            Check(v.Doubles($"{tag}.{protocol}.zsl"), r.Zsl, r.ZslImages, $"{tag} {protocol} ZSL");
+            Check(v.Doubles($"{tag}.{protocol}.gzsl"), r.Gzsl, r.GzslImages, $"{tag} {protocol} GZSL");
+        }
+    }
+
+    private static void Check(double[] e, ZeroShotMetrics m, int images, string what)
+    {
+        double[] got = [m.Map.Map, m.At3.Precision, m.At3.Recall, m.At3.F1, m.At5.Precision, m.At5.Recall, m.At5.F1, images];
+        Assert.That(got, Is.EqualTo(e).Within(1e-9), what);
     }
 
     [Test]
