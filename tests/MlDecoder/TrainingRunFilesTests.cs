@@ -13,11 +13,11 @@ namespace Kernels.Tests.MlDecoder;
 /// resumed run equals an uninterrupted one), curves.png, metrics.json.</summary>
 public class TrainingRunFilesTests : TempFolderTest
 {
-    // Tiny: 6 classes, 32 px, a narrow decoder, 3 epochs of 2 steps of 3 images, 16 held-out images.
+    // Tiny: 6 classes, 32 px, a narrow decoder, 3 epochs of 2 steps of 2 images, 12 held-out images.
     private static readonly MlDecoderTrainOptions Tiny = new()
     {
-        Classes = 6, ImageSize = 32, EmbedDim = 32, FeedForward = 48, Epochs = 3, StepsPerEpoch = 2, Batch = 3,
-        ValidationImages = 16, Seed = 5,
+        Classes = 6, ImageSize = 32, EmbedDim = 32, FeedForward = 48, Epochs = 3, StepsPerEpoch = 2, Batch = 2,
+        ValidationImages = 12, Seed = 5,
     };
 
     /// <summary>Records the lines; cancels the run when it reaches the given epoch.</summary>

@@ -60,30 +60,16 @@ public static class EvalMlDecoder
         return cmd;
     }
 
-    /// <summary>The data of --data: "synthetic" (fresh images each step; a fixed held-out set of
+    /// <summary>The data of --data without augmentation: "synthetic" (a fixed held-out set of
     /// <paramref name="validationImages"/>, 512 when null) or "coco:&lt;dir&gt;" (its val split, the
     /// first <paramref name="validationImages"/> images when given, else all).</summary>
-    public static IMultiLabelData OpenData(string spec, int classes, int imageSize, int? validationImages,
-        AugmentationOptions? augmentation = null)
+    public static IMultiLabelData OpenData(string spec, int classes, int imageSize, int? validationImages)
     {
         if (validationImages is <= 0) throw new ArgumentException($"--val-images {validationImages}: must be positive");
-        if (spec == "synthetic")
-        {
-            if (classes > SyntheticMultiLabel.MaxClasses)
-                throw new ArgumentException($"--classes {classes}: the synthetic task has at most {SyntheticMultiLabel.MaxClasses} classes");
-            return new SyntheticMultiLabel(classes, imageSize)
-            {
-                ValidationImages = validationImages ?? new MlDecoderTrainOptions().ValidationImages,
-                Augmentation = augmentation ?? AugmentationOptions.None,
-            };
-        }
-        if (spec.StartsWith("coco:", StringComparison.Ordinal) && spec.Length > "coco:".Length)
-        {
-            var dir = spec["coco:".Length..];
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"--data {spec}: the directory {dir} does not exist");
-            return CocoMultiLabel.Load(dir, imageSize, augmentation, validationImages ?? 0);
-        }
-        throw new ArgumentException($"--data {spec}: use synthetic or coco:<dir>");
+        if (spec == "synthetic" && classes > SyntheticMultiLabel.MaxClasses)
+            throw new ArgumentException($"--classes {classes}: the synthetic task has at most {SyntheticMultiLabel.MaxClasses} classes");
+        int n = validationImages ?? (spec == "synthetic" ? new MlDecoderTrainOptions().ValidationImages : 0);
+        return MultiLabelDataSource.Create(spec, classes, imageSize, n, "none");
     }
 
     internal static float[] Sigmoid(float[] logits)
