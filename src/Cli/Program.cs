@@ -21,9 +21,10 @@ public static class Program
         CheckpointCommand.Create,
         SelfTestCommand.Create,
         TrainCommand.Create,
+        BenchCommand.Create,
+        PhantomCommand.Create,
         EvalCommand.Create,
         PredictCommand.Create,
-        BenchCommand.Create,
     ];
 
     public static int Main(string[] args)
