@@ -24,6 +24,8 @@ public static class Program
         BenchCommand.Create,
         PhantomCommand.Create,
         SegmentCommand.Create,
+        EvalCommand.Create,
+        PredictCommand.Create,
     ];
 
     public static int Main(string[] args)

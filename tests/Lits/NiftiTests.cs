@@ -306,6 +306,9 @@ public class NiftiTests
         Refused(Patched("int16_le.nii", b => SetI16(b, 44, -4)), "dim[2] = -4");
         Refused(Patched("int16_le.nii", b => { SetI16(b, 40, 4); SetI16(b, 48, 2); }), "dim[4] = 2");
         Refused(Patched("int16_le.nii", b => BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(108), 100f)), "vox_offset = 100");
+        Refused(Patched("int16_le.nii", b => BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(108), 1e30f)), "vox_offset = 1E+30");
+        Refused(Patched("int16_le.nii", b => BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(108), 400.5f)), "vox_offset = 400.5");
+        Refused(Patched("int16_le.nii", b => BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(80), float.NaN)), "pixdim[1] = NaN");
         Refused(Patched("int16_le.nii", b => b[345] = (byte)'i'), "magic");
         Refused(Patched("int16_le.nii", b => { b[345] = (byte)'i'; b[346] = (byte)'1'; }), "ni1");
         // One voxel too many along z: the sizes no longer fit the bytes.

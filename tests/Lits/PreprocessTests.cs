@@ -151,7 +151,7 @@ public class PreprocessTests
         return new TrainingVolume(img, lab, shape);
     }
 
-    private static readonly PatchOptions Plain = new()
+    private static readonly LitsPatchOptions Plain = new()
     {
         Size = (8, 6, 4), FlipProbability = (0, 0, 0), RotationProbability = 0, IntensityProbability = 0,
     };
@@ -160,7 +160,7 @@ public class PreprocessTests
     public void PatchesHaveTheirShapeAndComeFromTheVolume()
     {
         var vol = Volume((20, 15, 10), (i, j, k) => (byte)(i > 15 && j > 10 ? 1 : 0));
-        var sampler = new PatchSampler(Plain);
+        var sampler = new LitsPatchSampler(Plain);
         var rng = new Rng(1);
         for (int n = 0; n < 20; n++)
         {
@@ -186,7 +186,7 @@ public class PreprocessTests
     {
         // One lesion voxel in a corner and a small liver block: uniform patches rarely see them.
         var vol = Volume((40, 40, 20), (i, j, k) => i == 37 && j == 2 && k == 18 ? (byte)2 : i < 4 && j < 4 && k < 3 ? (byte)1 : (byte)0);
-        var all = new PatchSampler(Plain with { ForegroundFraction = 1, LesionFraction = 1 });
+        var all = new LitsPatchSampler(Plain with { ForegroundFraction = 1, LesionFraction = 1 });
         var rng = new Rng(2);
         for (int n = 0; n < 20; n++)
         {
@@ -194,10 +194,10 @@ public class PreprocessTests
             Assert.That(p.ForegroundCentred, Is.True);
             Assert.That(p.Labels.Count(l => l == 2), Is.EqualTo(1), "every patch holds the lesion");
         }
-        var liverOnly = new PatchSampler(Plain with { ForegroundFraction = 1, LesionFraction = 0 });
+        var liverOnly = new LitsPatchSampler(Plain with { ForegroundFraction = 1, LesionFraction = 0 });
         for (int n = 0; n < 20; n++)
             Assert.That(liverOnly.Sample(vol, rng).Labels.Any(l => l == 1), Is.True);
-        var third = new PatchSampler(Plain with { ForegroundFraction = 1.0 / 3 });
+        var third = new LitsPatchSampler(Plain with { ForegroundFraction = 1.0 / 3 });
         int centred = 0, withForeground = 0;
         for (int n = 0; n < 300; n++)
         {
@@ -207,7 +207,7 @@ public class PreprocessTests
         }
         Assert.That(centred, Is.InRange(70, 130), "about a third centred on foreground");
         Assert.That(withForeground, Is.GreaterThanOrEqualTo(centred));
-        var none = new PatchSampler(Plain with { ForegroundFraction = 0 });
+        var none = new LitsPatchSampler(Plain with { ForegroundFraction = 0 });
         Assert.That(Enumerable.Range(0, 50).Count(_ => none.Sample(vol, rng).ForegroundCentred), Is.Zero);
     }
 
@@ -215,7 +215,7 @@ public class PreprocessTests
     public void AVolumeSmallerThanThePatchIsPadded()
     {
         var vol = Volume((4, 3, 2), (i, j, k) => 1);
-        var p = new PatchSampler(Plain with { PadValue = -7 }).Sample(vol, new Rng(1));
+        var p = new LitsPatchSampler(Plain with { PadValue = -7 }).Sample(vol, new Rng(1));
         Assert.That(p.Image.Count(v => v == -7), Is.EqualTo(8 * 6 * 4 - 4 * 3 * 2));
         Assert.That(p.Labels.Count(l => l == 1), Is.EqualTo(4 * 3 * 2));
     }
@@ -224,8 +224,8 @@ public class PreprocessTests
     public void FlipsMirrorTheSameCrop()
     {
         var vol = Volume((20, 15, 10), (i, j, k) => (byte)((i + j + k) % 3));
-        var plain = new PatchSampler(Plain).Sample(vol, new Rng(9));
-        var flipped = new PatchSampler(Plain with { FlipProbability = (1, 0, 1) }).Sample(vol, new Rng(9));
+        var plain = new LitsPatchSampler(Plain).Sample(vol, new Rng(9));
+        var flipped = new LitsPatchSampler(Plain with { FlipProbability = (1, 0, 1) }).Sample(vol, new Rng(9));
         Assert.That(flipped.Centre, Is.EqualTo(plain.Centre), "the same draws pick the same crop");
         Assert.That(flipped.Flipped, Is.EqualTo((true, false, true)));
         for (int k = 0; k < 4; k++)
@@ -243,8 +243,8 @@ public class PreprocessTests
     {
         var vol = Volume((20, 20, 10), (i, j, k) => (byte)((i * 7 + j * 3 + k) % 3));
         var opts = Plain with { Size = (8, 8, 4) };
-        var plain = new PatchSampler(opts).Sample(vol, new Rng(4));
-        var rot = new PatchSampler(opts with { RotationProbability = 1, RotationDegrees = (90, 90) }).Sample(vol, new Rng(4));
+        var plain = new LitsPatchSampler(opts).Sample(vol, new Rng(4));
+        var rot = new LitsPatchSampler(opts with { RotationProbability = 1, RotationDegrees = (90, 90) }).Sample(vol, new Rng(4));
         Assert.That(rot.Centre, Is.EqualTo(plain.Centre));
         Assert.That(rot.RotationDegrees, Is.EqualTo(90));
         // Output (i, j) samples the crop at centre + R(90°)·(p − centre) = (h − (j − h), h + (i − h)) = (7 − j, i).
@@ -262,7 +262,7 @@ public class PreprocessTests
     public void SmallRotationsKeepLabelValuesAndInterpolateTheImage()
     {
         var vol = Volume((30, 30, 8), (i, j, k) => (byte)(i > 15 ? 2 : j > 15 ? 1 : 0));
-        var s = new PatchSampler(Plain with { Size = (16, 16, 4), RotationProbability = 1, RotationDegrees = (-15, 15) });
+        var s = new LitsPatchSampler(Plain with { Size = (16, 16, 4), RotationProbability = 1, RotationDegrees = (-15, 15) });
         var rng = new Rng(6);
         for (int n = 0; n < 10; n++)
         {
@@ -279,10 +279,10 @@ public class PreprocessTests
     public void IntensityAugmentationScalesShiftsAndAddsNoise()
     {
         var vol = Volume((20, 15, 10), (i, j, k) => 0);
-        var plain = new PatchSampler(Plain).Sample(vol, new Rng(5));
-        var aug = new PatchSampler(Plain with { IntensityProbability = 1, Scale = (2, 2), Shift = (0.25, 0.25), NoiseStd = (0, 0) }).Sample(vol, new Rng(5));
+        var plain = new LitsPatchSampler(Plain).Sample(vol, new Rng(5));
+        var aug = new LitsPatchSampler(Plain with { IntensityProbability = 1, Scale = (2, 2), Shift = (0.25, 0.25), NoiseStd = (0, 0) }).Sample(vol, new Rng(5));
         for (int i = 0; i < plain.Image.Length; i++) Assert.That(aug.Image[i], Is.EqualTo(2 * plain.Image[i] + 0.25f).Within(1e-5));
-        var noisy = new PatchSampler(Plain with { IntensityProbability = 1, Scale = (1, 1), Shift = (0, 0), NoiseStd = (0.1, 0.1) }).Sample(vol, new Rng(5));
+        var noisy = new LitsPatchSampler(Plain with { IntensityProbability = 1, Scale = (1, 1), Shift = (0, 0), NoiseStd = (0.1, 0.1) }).Sample(vol, new Rng(5));
         var diff = noisy.Image.Zip(plain.Image, (a, b) => (double)a - b).ToArray();
         double std = Math.Sqrt(diff.Select(d => d * d).Average());
         Assert.That(std, Is.InRange(0.08, 0.12));
@@ -293,7 +293,7 @@ public class PreprocessTests
     public void SameRngSameBatch()
     {
         var vols = new[] { Volume((20, 15, 10), (i, j, k) => (byte)(i > 10 ? 1 : 0)), Volume((12, 12, 12), (i, j, k) => (byte)(k > 6 ? 2 : 1)) };
-        var s = new PatchSampler(new PatchOptions { Size = (8, 8, 8), RotationProbability = 0.5, IntensityProbability = 0.5 });
+        var s = new LitsPatchSampler(new LitsPatchOptions { Size = (8, 8, 8), RotationProbability = 0.5, IntensityProbability = 0.5 });
         var a = s.Batch(vols, 4, new Rng(8));
         var b = s.Batch(vols, 4, new Rng(8));
         var c = s.Batch(vols, 4, new Rng(9));
@@ -306,11 +306,62 @@ public class PreprocessTests
     [Test]
     public void BadOptionsAreRefused()
     {
-        Assert.Throws<ArgumentException>(() => new PatchSampler(new PatchOptions { Size = (0, 4, 4) }));
-        Assert.Throws<ArgumentException>(() => new PatchSampler(new PatchOptions { ForegroundFraction = 1.5 }));
-        Assert.Throws<ArgumentException>(() => new PatchSampler(new PatchOptions { Scale = (1.2, 0.8) }));
+        Assert.Throws<ArgumentException>(() => new LitsPatchSampler(new LitsPatchOptions { Size = (0, 4, 4) }));
+        Assert.Throws<ArgumentException>(() => new LitsPatchSampler(new LitsPatchOptions { ForegroundFraction = 1.5 }));
+        Assert.Throws<ArgumentException>(() => new LitsPatchSampler(new LitsPatchOptions { Scale = (1.2, 0.8) }));
         Assert.Throws<ArgumentException>(() => new TrainingVolume(new float[5], new byte[6], (5, 1, 1)));
         Assert.Throws<ArgumentException>(() => Resampling.Linear(new float[5], (2, 2, 2), (1, 1, 1)));
         Assert.Throws<ArgumentException>(() => Resampling.ShapeFor((2, 2, 2), (1, 1, 1), (0, 1, 1)));
+    }
+}
+
+/// <summary>LitsDataset: folders and in-memory phantoms, prepared (resampled, windowed).</summary>
+public class PreprocessDatasetTests : Kernels.Tests.IO.TempFolderTest
+{
+    private static readonly PhantomOptions Tiny = new() { X = 32, Y = 32, Z = 16 };
+
+    [Test]
+    public void PhantomsInMemoryMatchTheWrittenFolder()
+    {
+        PhantomGenerator.WriteSet(Dir, 2, 3, Tiny, gzip: true);
+        var fromDisk = LitsDataset.Load(Dir).ToList();
+        var inMemory = LitsDataset.Phantoms(2, 3, Tiny).ToList();
+        Assert.That(fromDisk.Select(v => v.Id), Is.EqualTo(new[] { "0", "1" }));
+        for (int c = 0; c < 2; c++)
+        {
+            Assert.That(fromDisk[c].Labels, Is.EqualTo(inMemory[c].Labels));
+            Assert.That(fromDisk[c].Shape, Is.EqualTo((32, 32, 16)));
+            Assert.That(fromDisk[c].Image.Min(), Is.GreaterThanOrEqualTo(0f));
+            Assert.That(fromDisk[c].Image.Max(), Is.LessThanOrEqualTo(1f));
+            // The files hold HU rounded to int16; in memory they are not rounded: 1/450 per HU apart at most.
+            for (int i = 0; i < fromDisk[c].Image.Length; i++)
+                Assert.That(fromDisk[c].Image[i], Is.EqualTo(inMemory[c].Image[i]).Within(0.51 / 450 + 1e-6));
+        }
+    }
+
+    [Test]
+    public void ResampledAndZScoredPhantoms()
+    {
+        var v = LitsDataset.Phantoms(1, 5, Tiny, new LitsPrepareOptions { TargetSpacing = (8, 8, 8), ZScore = true }).Single();
+        var raw = PhantomGenerator.Generate(Tiny, 5, 0);
+        Assert.That(v.Shape, Is.EqualTo(Resampling.ShapeFor(raw.Shape, raw.Spacing, (8, 8, 8))));
+        Assert.That(v.Labels.Length, Is.EqualTo(v.Shape.X * v.Shape.Y * v.Shape.Z));
+        Assert.That(v.Labels.All(l => l <= 2), Is.True);
+        Assert.That(v.Labels.Any(l => l == 1), Is.True);
+        Assert.That(v.Spacing.X, Is.EqualTo(raw.Spacing.X * 32 / v.Shape.X).Within(1e-5));
+        Assert.That(v.Image.Average(), Is.Not.InRange(-0.01, 0.01), "z-scored over the body, not the air around it");
+        var t = v.ToTrainingVolume();
+        Assert.That(t.Foreground.Length, Is.EqualTo(v.Labels.Count(l => l >= 1)));
+    }
+
+    [Test]
+    public void ALabelAboveTwoIsRefused()
+    {
+        PhantomGenerator.WriteSet(Dir, 1, 3, Tiny);
+        var seg = NiftiReader.ReadLabels(PathOf("segmentation-0.nii"));
+        seg.Data[5] = 7;
+        NiftiWriter.Write(PathOf("segmentation-0.nii"), seg, NiftiDataType.UInt8);
+        var ex = Assert.Throws<InvalidDataException>(() => LitsDataset.Load(Dir).ToList())!;
+        Assert.That(ex.Message, Does.Contain("segmentation-0.nii").And.Contain("label 7"));
     }
 }

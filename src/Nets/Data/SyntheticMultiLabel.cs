@@ -14,8 +14,10 @@ public sealed record SyntheticMultiLabelBatch(float[] Images, float[] Targets, i
 /// Gaussian noise. Class frequencies follow a Zipf-like law (weight 1 / (c + 1)^<see cref="ZipfExponent"/>),
 /// and the pairs in <see cref="CoOccurringPairs"/> tend to appear together. Objects never overlap,
 /// and a class is labelled only when its object was drawn, so every label has its pixels. One
-/// <see cref="Rng"/> drives everything: same seed, same data.</summary>
-public sealed class SyntheticMultiLabel
+/// <see cref="Rng"/> drives everything: same seed, same data. As an <see cref="IMultiLabelData"/>,
+/// training batches are fresh images from the caller's generator and the validation set is
+/// <see cref="ValidationImages"/> images drawn once from <see cref="ValidationSeed"/>.</summary>
+public sealed class SyntheticMultiLabel : IMultiLabelData
 {
     public const int ShapeCount = 8, ColourCount = 8, TextureCount = 4;
     public const int MaxClasses = ShapeCount * ColourCount * TextureCount;
@@ -44,7 +46,11 @@ public sealed class SyntheticMultiLabel
     /// <param name="zipfExponent">Class c is drawn with weight 1 / (c + 1)^exponent (0: balanced).</param>
     /// <param name="coOccurrence">Chance that the partner of a drawn class is added too.</param>
     /// <param name="noise">Standard deviation of the per-pixel Gaussian noise.</param>
-    public SyntheticMultiLabel(int classes = 20, int size = 64, int maxObjects = 4, double zipfExponent = 0.8, double coOccurrence = 0.6, double noise = 0.04)
+    /// <param name="maxDistractors">Most unlabelled distractor objects per image: patterns of the
+    /// classes outside [0, N) (so they share shapes and colours with real classes), which a head
+    /// can only reject by binding shape to colour at one place.</param>
+    public SyntheticMultiLabel(int classes = 20, int size = 64, int maxObjects = 4, double zipfExponent = 0.8, double coOccurrence = 0.6, double noise = 0.04,
+        int maxDistractors = 0)
     {
         if (classes < 1 || classes > MaxClasses)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"SyntheticMultiLabel: classes must be in [1, {MaxClasses}]");
@@ -53,12 +59,17 @@ public sealed class SyntheticMultiLabel
         if (!(zipfExponent >= 0)) throw new ArgumentOutOfRangeException(nameof(zipfExponent), zipfExponent, "SyntheticMultiLabel: zipfExponent must be ≥ 0");
         if (!(coOccurrence >= 0 && coOccurrence <= 1)) throw new ArgumentOutOfRangeException(nameof(coOccurrence), coOccurrence, "SyntheticMultiLabel: coOccurrence must be in [0, 1]");
         if (!(noise >= 0)) throw new ArgumentOutOfRangeException(nameof(noise), noise, "SyntheticMultiLabel: noise must be ≥ 0");
+        if (maxDistractors < 0 || maxDistractors > 8) throw new ArgumentOutOfRangeException(nameof(maxDistractors), maxDistractors, "SyntheticMultiLabel: maxDistractors must be in [0, 8]");
         Classes = classes;
         Size = size;
         MaxObjects = maxObjects;
         ZipfExponent = zipfExponent;
         CoOccurrence = coOccurrence;
         Noise = noise;
+        // Distractors come from the solid patterns that are not classes (none when N ≥ 64).
+        DistractorFirst = classes;
+        DistractorCount = Math.Max(0, ShapeCount * ColourCount - classes);
+        MaxDistractors = DistractorCount > 0 ? maxDistractors : 0;
 
         _cumulative = new double[classes];
         double total = 0;
@@ -87,6 +98,9 @@ public sealed class SyntheticMultiLabel
     public double ZipfExponent { get; }
     public double CoOccurrence { get; }
     public double Noise { get; }
+    public int MaxDistractors { get; }
+    private int DistractorFirst { get; }
+    private int DistractorCount { get; }
 
     /// <summary>Chance of class c on each draw of a class (before co-occurrence and de-duplication).</summary>
     public double[] Weights { get; }
@@ -94,6 +108,51 @@ public sealed class SyntheticMultiLabel
     public IReadOnlyList<(int A, int B)> CoOccurringPairs { get; }
 
     public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Size of the fixed held-out set (<see cref="IMultiLabelData.ValidationBatch"/>).</summary>
+    public int ValidationImages { get; init; } = 512;
+
+    /// <summary>Seed of the held-out set, independent of the training generator.</summary>
+    public ulong ValidationSeed { get; init; } = 0xE7A1_5EEDUL;
+
+    public string Description => $"synthetic, {Classes} classes, {Size}px";
+
+    int IMultiLabelData.ImageSize => Size;
+
+    int IMultiLabelData.ValidationCount => ValidationImages;
+
+    private MultiLabelBatch? _validation;
+
+    /// <summary>Augmentation of training batches (none by default: fresh images every step need none).</summary>
+    public AugmentationOptions Augmentation
+    {
+        get => _augmenter?.Options ?? AugmentationOptions.None;
+        init => _augmenter = value is { Any: true } ? new ImageAugmenter(value) : null;
+    }
+
+    private readonly ImageAugmenter? _augmenter;
+
+    /// <summary>n fresh images drawn from <paramref name="rng"/>, then augmented (same generator).</summary>
+    public MultiLabelBatch TrainBatch(int n, Rng rng)
+    {
+        var b = Generate(n, rng);
+        _augmenter?.ApplyBatch(b.Images, n, Size, rng);
+        return new MultiLabelBatch(b.Images, b.Targets, b.Count, b.Size, b.Classes);
+    }
+
+    /// <summary>Images [start, start + count) of the held-out set, generated on first use and kept.</summary>
+    public MultiLabelBatch ValidationBatch(int start, int count)
+    {
+        MultiLabelDataExtensions.CheckSlice("SyntheticMultiLabel", start, count, ValidationImages);
+        if (_validation is null)
+        {
+            var all = Generate(ValidationImages, new Rng(ValidationSeed));
+            _validation = new MultiLabelBatch(all.Images, all.Targets, all.Count, all.Size, all.Classes);
+        }
+        int plane = 3 * Size * Size;
+        return new MultiLabelBatch(_validation.Images.AsSpan(start * plane, count * plane).ToArray(),
+            _validation.Targets.AsSpan(start * Classes, count * Classes).ToArray(), count, Size, Classes);
+    }
 
     /// <summary>Class c's pattern: shape c mod 8; colour (c + ⌊c/8⌋) mod 8, so the first 64 classes
     /// are all the shape × colour pairs (9 and 8 are coprime) in an order that varies both;
@@ -155,10 +214,15 @@ public sealed class SyntheticMultiLabel
         int clutter = 2 + rng.NextInt(5);
         for (int k = 0; k < clutter; k++) Clutter(image, rng);
 
-        Span<int> boxes = classes.Length <= 16 ? stackalloc int[4 * classes.Length] : new int[4 * classes.Length];
+        int distractors = MaxDistractors > 0 ? rng.NextInt(MaxDistractors + 1) : 0;
+        int objects = classes.Length + distractors;
+        Span<int> boxes = objects <= 16 ? stackalloc int[4 * objects] : new int[4 * objects];
         int placed = 0;
-        foreach (int c in classes)
+        for (int k = 0; k < objects; k++)
         {
+            // Classes first (they must find room); then distractors, which are never labelled.
+            bool labelled = k < classes.Length;
+            int c = labelled ? classes[k] : DistractorFirst + rng.NextInt(DistractorCount);
             int d = Math.Max(8, s / 8 + rng.NextInt(s / 8 + 1));
             for (int attempt = 0; attempt < 40; attempt++)
             {
@@ -171,7 +235,7 @@ public sealed class SyntheticMultiLabel
                 boxes[4 * placed + 2] = x0 + d;
                 boxes[4 * placed + 3] = y0 + d;
                 placed++;
-                target[c] = 1;
+                if (labelled) target[c] = 1;
                 break;
             }
         }

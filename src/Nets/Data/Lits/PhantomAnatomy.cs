@@ -70,7 +70,7 @@ internal sealed class PhantomAnatomy
         _liverMinZ = _lobes.Min(l => l.Z - l.C) - 15;
         _deform = Waves(rng, 4, 60, 150, 4, 10);
         _texture = Waves(rng, 3, 20, 60, 0, 1);
-        _bowel = Waves(rng, 3, 30, 80, 0, 1);
+        _bowel = Waves(rng, 7, 25, 70, 0, 1); // enough directions that fat and bowel form blobs, not stripes
 
         var right = _lobes[0];
         _kidneyR = new Ellipsoid(-(_spineR + U(40, 50)), _spineY - U(0, 10), right.Z - right.C * U(0.5, 0.9), U(24, 30), U(20, 25), U(45, 55));
@@ -212,8 +212,9 @@ internal sealed class PhantomAnatomy
         double eFat = (x / _fatA) * (x / _fatA) + (yb / _fatB) * (yb / _fatB);
         if (eFat > 1) return (Fat, 0);
         double eCav = (x / _cavA) * (x / _cavA) + (yb / _cavB) * (yb / _cavB);
-        // Ribs: 7 mm bands every 28 mm along the lateral and posterior wall, just inside the muscle.
-        if (eCav > 0.86 && eCav < 1.0 && yb > -_cavB * 0.4 && Mod(z - _ribPhase, 28) < 7) return (Bone, 0);
+        // Ribs: 7 mm bands every 28 mm along the lateral and posterior wall, just inside the
+        // muscle, sloping down towards the front so an axial slice cuts a few of them obliquely.
+        if (eCav > 0.88 && eCav < 1.0 && yb > -_cavB * 0.4 && Mod(z - _ribPhase - 0.4 * yb, 28) < 7) return (Bone, 0);
         if (eCav > 1) return (Muscle, 0);
 
         double ax = x - _aortaX, ay = y - _aortaY;
@@ -248,7 +249,7 @@ internal sealed class PhantomAnatomy
             return (y < _stomach.Y - _stomach.B * 0.3 ? Air : 15, 0);
         }
         double b = Field(_bowel, x, y, z);
-        return (b > 0.35 ? -90 : 30 + 10 * b, 0);
+        return (b > 0.22 ? -90 : 30 + 15 * b, 0);
     }
 
     private static double Mod(double a, double m) => a - m * Math.Floor(a / m);

@@ -318,7 +318,8 @@ public sealed class NiftiHeader
         int bits = 8 * DataType.Size();
         if (BitPix != bits)
             throw new InvalidDataException($"{file}: bitpix = {BitPix} does not match datatype {DataType.Name()} ({bits} bits)");
-        if (!float.IsFinite(VoxOffset) || VoxOffset < Size || VoxOffset != MathF.Floor(VoxOffset))
+        // No real file puts 2 GB of extensions before its voxels; the bound also keeps (long)VoxOffset exact.
+        if (!float.IsFinite(VoxOffset) || VoxOffset < Size || VoxOffset != MathF.Floor(VoxOffset) || VoxOffset > int.MaxValue)
             throw new InvalidDataException($"{file}: vox_offset = {VoxOffset}: voxel data must start at a whole byte offset of at least {Size}");
         for (int i = 1; i <= 3; i++)
             if (!float.IsFinite(PixDim[i]))

@@ -37,7 +37,7 @@ public sealed class TrainingVolume
 }
 
 /// <summary>Patch sampling and augmentation for 3-D training (nnU-Net-like defaults).</summary>
-public sealed record PatchOptions
+public sealed record LitsPatchOptions
 {
     /// <summary>Patch size in voxels (x, y, z).</summary>
     public (int X, int Y, int Z) Size { get; init; } = (64, 64, 32);
@@ -51,7 +51,8 @@ public sealed record PatchOptions
     /// <summary>Probability of mirroring each axis (x, y, z).</summary>
     public (double X, double Y, double Z) FlipProbability { get; init; } = (0.5, 0.5, 0.5);
 
-    /// <summary>Probability of a rotation about z, and its angle range in degrees.</summary>
+    /// <summary>Probability of a rotation about z, and its angle range in degrees. The rotation is
+    /// in voxel units, i.e. assumes equal x and y spacing (true of CT slices and of the phantoms).</summary>
     public double RotationProbability { get; init; } = 0.2;
     public (double Min, double Max) RotationDegrees { get; init; } = (-15, 15);
 
@@ -78,7 +79,7 @@ public sealed record PatchOptions
 
 /// <summary>One sampled patch: image and labels (x fastest over Size, i.e. a [Z, Y, X] tensor),
 /// where in the volume it came from and what was applied (for tests and debugging).</summary>
-public sealed record Patch(float[] Image, byte[] Labels, (int X, int Y, int Z) Size, (int X, int Y, int Z) Centre,
+public sealed record LitsPatch(float[] Image, byte[] Labels, (int X, int Y, int Z) Size, (int X, int Y, int Z) Centre,
                            bool ForegroundCentred, double RotationDegrees, (bool X, bool Y, bool Z) Flipped);
 
 /// <summary>Random patches with foreground oversampling, flips, a small rotation about z
@@ -86,18 +87,18 @@ public sealed record Patch(float[] Image, byte[] Labels, (int X, int Y, int Z) S
 /// Each patch's decisions are drawn first, always the same 13 values in the same order whatever
 /// the options (so turning a flip or the rotation off leaves the other decisions of that patch
 /// unchanged); the noise values, when noise is on, are drawn last. Same Rng state, same patch.</summary>
-public sealed class PatchSampler
+public sealed class LitsPatchSampler
 {
-    public PatchSampler(PatchOptions options)
+    public LitsPatchSampler(LitsPatchOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
     }
 
-    public PatchOptions Options { get; }
+    public LitsPatchOptions Options { get; }
 
-    public Patch Sample(TrainingVolume volume, Rng rng)
+    public LitsPatch Sample(TrainingVolume volume, Rng rng)
     {
         var o = Options;
         var (nx, ny, nz) = volume.Shape;
@@ -147,7 +148,7 @@ public sealed class PatchSampler
             if (noise > 0) rng.FillNormal(n, 0, noise);
             for (int i = 0; i < image.Length; i++) image[i] = (float)(image[i] * scale + shift + n[i]);
         }
-        return new Patch(image, labels, o.Size, (cx, cy, cz), fgCentred, angle, (fx, fy, fz));
+        return new LitsPatch(image, labels, o.Size, (cx, cy, cz), fgCentred, angle, (fx, fy, fz));
     }
 
     /// <summary>A batch of patches from volumes chosen uniformly, as one [B, 1, Z, Y, X] image
