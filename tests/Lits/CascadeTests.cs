@@ -146,3 +146,36 @@ public class CascadeTests
         Assert.That(LabelOps.Dice([0, 1], [0, 1], 2, exact: true), Is.EqualTo(1.0));
     }
 }
+
+public class CascadeCheckpointTests
+{
+    [Test]
+    public void ACascadeCheckpointLoadsAndSegments()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "cascade-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var lc = new UNetConfig { Classes = 2, BaseWidth = 2, Depth = 1 };
+            var tc = new UNetConfig { Dims = 2, InChannels = 3, BaseWidth = 2, Depth = 1 };
+            using var nets = new CascadeNets(new UNet(lc), new UNet(tc));
+            var meta = CascadeNets.Metadata(UNetMode.Unet3d, [4, 4, 4], lc, UNetMode.Unet25d, [8, 8], tc, 2, [1, 2, 2], 2, context: 1);
+            foreach (var (k, v) in new HuWindow().ToMetadata()) meta[k] = v;
+            var path = Path.Combine(dir, "cascade.safetensors");
+            new Kernels.Nets.Training.TrainingRun(nets).Save(path, meta);
+            using var seg = LoadedSegmenter.Load(path, Device.Cpu);
+            Assert.That(seg.Kind, Is.EqualTo("cascade"));
+            var hu = Enumerable.Range(0, 6 * 10 * 12).Select(i => (float)(i % 300 - 100)).ToArray();
+            var labels = seg.SegmentHu(hu, [6, 10, 12]);
+            Assert.That(labels, Has.Length.EqualTo(hu.Length));
+            Assert.That(labels.All(v => v <= 2), Is.True);
+            // Whatever the untrained nets say, the result is post-processed: at most one liver component.
+            var organ = labels.Select(v => v >= 1).ToArray();
+            Assert.That(LabelOps.Components(organ, [6, 10, 12]).Sizes.Count, Is.LessThanOrEqualTo(2));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}

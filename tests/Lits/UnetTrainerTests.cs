@@ -115,24 +115,28 @@ public class UnetTrainerTests
         Assert.That(Overlay.Crc32(0xFFFFFFFFu, "123456789"u8) ^ 0xFFFFFFFFu, Is.EqualTo(0xCBF43926u));
     }
 
-    [Test]
-    public void PatchSamplerOversamplesTumoursAndKeepsImageAndLabelsAligned()
+    [TestCase(UNetMode.Unet3d)]
+    [TestCase(UNetMode.Unet25d)]
+    public void BatchesKeepImageAndLabelsAlignedAndFavourTumours(UNetMode mode)
     {
         var c = Tiny(5);
-        var sampler = new PatchSampler([c], tumourFraction: 1, liverFraction: 0, flips: true);
+        var o = TinyOptions(mode) with { Batch = 6, ForegroundFraction = 1, LesionFraction = 1, RotationProbability = 0, Patch = mode == UNetMode.Unet3d ? [4, 4, 4] : [4, 4] };
+        var sampler = UNetTrainer.Sampler(o) is var s0 ? new Kernels.Nets.Data.Lits.LitsPatchSampler(s0.Options with { IntensityProbability = 0 }) : null!;
+        var volumes = new[] { new Kernels.Nets.Data.Lits.TrainingVolume(c.Image, c.Labels, (16, 16, 8)) };
         using var scope = TensorScope.Begin();
-        var (x, y) = sampler.Batch(6, [4, 4, 4], 0, new Rng(9), Device.Cpu);
-        Assert.That(x.Shape, Is.EqualTo(new Shape(6, 1, 4, 4, 4)));
+        var (x, y) = UNetTrainer.Batch(sampler, volumes, o, new Rng(9), Device.Cpu);
+        Assert.That(x.Shape, Is.EqualTo(mode == UNetMode.Unet3d ? new Shape(6, 1, 4, 4, 4) : new Shape(6, 3, 4, 4)));
+        Assert.That(y.Shape, Is.EqualTo(mode == UNetMode.Unet3d ? new Shape(6, 4, 4, 4) : new Shape(6, 4, 4)));
         var img = x.ToFloats();
         var lab = y.ToArray<int>();
+        int per = lab.Length / 6, chans = mode == UNetMode.Unet3d ? 1 : 3, mid = mode == UNetMode.Unet3d ? 0 : 1;
         for (int b = 0; b < 6; b++)
-            Assert.That(lab.Skip(b * 64).Take(64).Count(v => v == 2), Is.GreaterThan(0), "every patch is centred near a tumour voxel");
-        // Image values follow the label (0.6·label − 0.5 plus small noise, or the pad value 'min' with label 0).
-        for (int i = 0; i < lab.Length; i++)
-            Assert.That(Math.Abs(img[i] - (lab[i] * 0.6f - 0.5f)), Is.LessThan(0.5f));
-        var (x2, y2) = sampler.Batch(3, [8, 8], 1, new Rng(9), Device.Cpu);
-        Assert.That(x2.Shape, Is.EqualTo(new Shape(3, 3, 8, 8)));
-        Assert.That(y2.Shape, Is.EqualTo(new Shape(3, 8, 8)));
+        {
+            Assert.That(lab.Skip(b * per).Take(per).Count(v => v == 2), Is.GreaterThan(0), "every patch is centred on a tumour voxel");
+            // The image follows the label (0.6·label − 0.5 plus small noise); for 2.5D the middle channel.
+            for (int i = 0; i < per; i++)
+                Assert.That(Math.Abs(img[(b * chans + mid) * per + i] - (lab[b * per + i] * 0.6f - 0.5f)), Is.LessThan(0.5f));
+        }
     }
 
     [Test]
@@ -194,5 +198,42 @@ public class UnetTrainerTests
         code = Program.Run(["segment", "--checkpoint", Path.Combine(_dir, "missing.safetensors"), "--volume", input, "--out", output], stdout, stderr);
         Assert.That(code, Is.EqualTo(Program.ExitUserError));
         Assert.That(stderr.ToString(), Does.Contain("missing.safetensors"));
+    }
+
+    [TestCase("--data", "lits:/no/such/folder", "/no/such/folder")]
+    [TestCase("--data", "imagenet", "--data 'imagenet'")]
+    [TestCase("--patch", "32,64", "--patch 32,64")]
+    [TestCase("--patch", "30,64,64", "multiple of 8")]
+    [TestCase("--norm", "layer", "--norm 'layer'")]
+    public void TrainUnetRefusesBadArgumentsBeforeTraining(string option, string value, string expected)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, option, value], stdout, stderr);
+        Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout.ToString());
+        Assert.That(stderr.ToString(), Does.Contain(expected));
+    }
+
+    [Test]
+    public void TrainUnetReadsALitsFolder()
+    {
+        // Three tiny cases in the LiTS layout (HU volumes, uint8 labels): 2 train, 1 validation.
+        for (int i = 0; i < 3; i++)
+        {
+            var c = Tiny(i);
+            var hu = c.Image.Select(v => v * 200f).ToArray();
+            NiftiWriter.Write(Path.Combine(_dir, $"volume-{i}.nii"), NiftiImage<float>.Create(hu, (16, 16, 8), (1, 1, 2)), NiftiDataType.Float32);
+            NiftiWriter.Write(Path.Combine(_dir, $"segmentation-{i}.nii"), NiftiImage<byte>.Create(c.Labels, (16, 16, 8), (1, 1, 2)), NiftiDataType.UInt8);
+        }
+        var outDir = Path.Combine(_dir, "run");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--data", "lits:" + _dir, "--patch", "8,8,8", "--width", "2", "--depth", "1",
+            "--epochs", "1", "--steps-per-epoch", "1", "--out", outDir], stdout, stderr);
+        Assert.That(code, Is.EqualTo(0), stderr.ToString());
+        var lines = stdout.ToString().Trim().Split('\n');
+        Assert.That(lines[^1], Does.Match(@"^final liver dice: \d\.\d{4} lesion dice: \d\.\d{4}$"));
+        Assert.That(stdout.ToString(), Does.Contain("2 for training, 1 for validation"));
+        Assert.That(File.Exists(Path.Combine(outDir, "checkpoint.safetensors")), Is.True);
     }
 }

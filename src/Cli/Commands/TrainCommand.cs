@@ -23,6 +23,9 @@ public static class TrainCommand
         var cmd = new Command("train", "Train a model on synthetic data (on the GPU when present: --device auto)");
         cmd.Subcommands.Add(Cnn(cli));
         cmd.Subcommands.Add(TrainMlDecoder.Create(cli));
+        cmd.Subcommands.Add(TrainUnet.Create(cli, Kernels.Nets.Models.Lits.UNetMode.Unet3d));
+        cmd.Subcommands.Add(TrainUnet.Create(cli, Kernels.Nets.Models.Lits.UNetMode.Unet2d));
+        cmd.Subcommands.Add(TrainUnet.Create(cli, Kernels.Nets.Models.Lits.UNetMode.Unet25d));
         cmd.Subcommands.Add(TrainAnatomicalAugmentation.Create(cli));
         return cmd;
     }

@@ -55,3 +55,39 @@ public sealed class Cascade(Func<float[], int[], byte[]> liverStage, Func<float[
         return F.UpsampleLinear(x, to).ToArray<float>();
     }
 }
+
+/// <summary>The two networks of a cascade as one module (tensors liver.* and tumour.*), and the
+/// checkpoint metadata that <see cref="LoadedSegmenter"/> reads back (liver.unet.*, tumour.unet.*,
+/// each stage's model, patch, context and overlap; the downsampling, margin and dilation).</summary>
+public sealed class CascadeNets : Kernels.Nets.Modules.Module
+{
+    public CascadeNets(UNet liver, UNet tumour)
+    {
+        Liver = RegisterModule("liver", liver);
+        Tumour = RegisterModule("tumour", tumour);
+    }
+
+    public UNet Liver { get; }
+    public UNet Tumour { get; }
+
+    public static Dictionary<string, string> Metadata(UNetMode liverMode, int[] liverPatch, UNetConfig liver, UNetMode tumourMode,
+        int[] tumourPatch, UNetConfig tumour, int downsample, int[] margin, int tumourDilation, int context = 0, double overlap = 0.5)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var m = new Dictionary<string, string> { ["model"] = "cascade" };
+        void Stage(string prefix, UNetMode mode, int[] patch, UNetConfig cfg)
+        {
+            foreach (var (k, v) in cfg.ToMetadata(prefix + "unet.")) m[k] = v;
+            m[prefix + "model"] = mode.Name();
+            m[prefix + "patch"] = string.Join(',', patch.Select(p => p.ToString(c)));
+            m[prefix + "context"] = (mode == UNetMode.Unet25d ? context : 0).ToString(c);
+            m[prefix + "overlap"] = overlap.ToString("R", c);
+        }
+        Stage("liver.", liverMode, liverPatch, liver);
+        Stage("tumour.", tumourMode, tumourPatch, tumour);
+        m["liver.downsample"] = downsample.ToString(c);
+        m["margin"] = string.Join(',', margin.Select(p => p.ToString(c)));
+        m["tumour_dilation"] = tumourDilation.ToString(c);
+        return m;
+    }
+}

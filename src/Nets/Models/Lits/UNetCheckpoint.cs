@@ -1,19 +1,14 @@
 using System.Globalization;
+using Kernels.Nets.Data.Lits;
 using Kernels.Nets.IO;
 
 namespace Kernels.Nets.Models.Lits;
 
 /// <summary>The intensity preprocessing a U-Net was trained with, stored in its checkpoint:
-/// clip to the HU window [Low, High] and map it linearly to [−1, 1].</summary>
-public sealed record HuWindow(double Low = -200, double High = 250)
+/// clip to the HU window [Low, High] and map it linearly to [0, 1] (<see cref="Intensity.Window"/>).</summary>
+public sealed record HuWindow(double Low = Intensity.WindowLow, double High = Intensity.WindowHigh)
 {
-    public float[] Apply(float[] hu)
-    {
-        double centre = (Low + High) / 2, half = (High - Low) / 2;
-        var r = new float[hu.Length];
-        for (int i = 0; i < hu.Length; i++) r[i] = (float)((Math.Clamp(hu[i], Low, High) - centre) / half);
-        return r;
-    }
+    public float[] Apply(float[] hu) => Intensity.Windowed(hu, Low, High);
 
     public Dictionary<string, string> ToMetadata() => new()
     {

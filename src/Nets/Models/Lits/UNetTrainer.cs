@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Kernels.Nets.Data.Lits;
 using Kernels.Nets.IO;
 using Kernels.Nets.Optim;
 using Kernels.Nets.Schedules;
@@ -9,26 +10,29 @@ using Kernels.Nets.Training;
 namespace Kernels.Nets.Models.Lits;
 
 /// <summary>Options of <see cref="UNetTrainer"/>. The defaults are sized for the phantom task on a
-/// 2-core CPU: a narrow, 3-halving 3-D U-Net on 48³ patches.</summary>
+/// 2-core CPU: a narrow (width 8), 3-halving 3-D U-Net on 32×64×64 patches, 10 × 100 steps.</summary>
 public sealed record UNetTrainOptions
 {
     public UNetMode Mode { get; init; } = UNetMode.Unet3d;
     /// <summary>3 sizes (D, H, W) for unet3d, 2 (H, W) for the slice modes; multiples of 2^depth.</summary>
-    public int[] Patch { get; init; } = [48, 48, 48];
+    public int[] Patch { get; init; } = [32, 64, 64];
     /// <summary>2.5D: k slices on each side.</summary>
     public int Context { get; init; } = 1;
     public int BaseWidth { get; init; } = 8;
     public int Depth { get; init; } = 3;
     public UNetNorm Norm { get; init; } = UNetNorm.Instance;
     public UNetDownsampling Down { get; init; } = UNetDownsampling.StridedConv;
-    public int Epochs { get; init; } = 8;
-    public int StepsPerEpoch { get; init; } = 50;
+    public int Epochs { get; init; } = 10;
+    public int StepsPerEpoch { get; init; } = 100;
     public int Batch { get; init; } = 2;
     public double Lr { get; init; } = 3e-3;
     public double WeightDecay { get; init; } = 1e-5;
     public bool BatchDice { get; init; } = true;
-    public double TumourFraction { get; init; } = 0.4;
-    public double LiverFraction { get; init; } = 0.3;
+    /// <summary>Share of patches centred on a foreground voxel (the rest anywhere), and of those
+    /// the share centred on a tumour voxel (nifti-phantom's LitsPatchSampler).</summary>
+    public double ForegroundFraction { get; init; } = 0.67;
+    public double LesionFraction { get; init; } = 0.5;
+    public double RotationProbability { get; init; } = 0.2;
     public double Overlap { get; init; } = 0.5;
     public int TumourDilation { get; init; } = 2;
     public ulong Seed { get; init; } = 1;
@@ -83,7 +87,9 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         Directory.CreateDirectory(outDir);
         Rng.Seed(options.Seed);
         var rng = new Rng(options.Seed * 0x9E3779B97F4A7C15UL + 5);
-        var sampler = new PatchSampler(train, options.TumourFraction, options.LiverFraction);
+        var sampler = Sampler(options);
+        foreach (var c in train) c.Validate();
+        var volumes = train.Select(c => new TrainingVolume(c.Image, c.Labels, (c.Dims[2], c.Dims[1], c.Dims[0]), c.Id)).ToList();
         using var net = new UNet(options.NetConfig, device);
         using var opt = new AdamW(net.Parameters(), lr: options.Lr, weightDecay: options.WeightDecay);
         int total = options.Epochs * options.StepsPerEpoch;
@@ -111,7 +117,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
             for (int s = 0; s < options.StepsPerEpoch; s++)
             {
                 using var scope = TensorScope.Begin();
-                var (x, y) = sampler.Batch(options.Batch, options.Patch, options.Context, rng, device);
+                var (x, y) = Batch(sampler, volumes, options, rng, device);
                 var l = loss.Forward(net.Forward(x), y);
                 opt.ZeroGrad();
                 l.Backward();
@@ -129,7 +135,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
                     double done = (epoch - 1) * options.StepsPerEpoch + s + 1;
                     double rate = done * patchVoxels / seconds;
                     var eta = TimeSpan.FromSeconds((total - done) * seconds / done);
-                    log($"  epoch {epoch}/{options.Epochs} step {s + 1}/{options.StepsPerEpoch} loss {v:0.0000} {rate:0} voxels/s ETA {eta:mm\\:ss} (training only), cpu {CpuSeconds():0} s");
+                    log($"  epoch {epoch}/{options.Epochs} step {s + 1}/{options.StepsPerEpoch} loss {v:0.0000} {rate:0} voxels/s ETA {eta:h\\:mm\\:ss} (training only), cpu {CpuSeconds():0} s");
                 }
             }
             trainSeconds += (sw.Elapsed - t0).TotalSeconds;
@@ -159,6 +165,31 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
             WriteMetrics(outDir, epochs, bestLiver, bestLesion, bestCases);
         }
         return new Result(epochs, bestLiver, bestLesion, bestCases, sw.Elapsed.TotalSeconds, CpuSeconds());
+    }
+
+    /// <summary>The patch sampler: 3-D patches (X, Y, Z) = (W, H, D), or for the slice modes
+    /// 2k+1 slices (k = 0 for 2-D) whose label is the middle one; flips, rotation about z,
+    /// intensity augmentation, foreground and lesion oversampling.</summary>
+    public static LitsPatchSampler Sampler(UNetTrainOptions o) => new(new LitsPatchOptions
+    {
+        Size = o.Mode == UNetMode.Unet3d ? (o.Patch[2], o.Patch[1], o.Patch[0]) : (o.Patch[1], o.Patch[0], 2 * o.Context + 1),
+        ForegroundFraction = o.ForegroundFraction, LesionFraction = o.LesionFraction, RotationProbability = o.RotationProbability,
+    });
+
+    /// <summary>A training batch: images [B, 1, D, H, W] (3-D) or [B, 2k+1, H, W], labels int32
+    /// [B, D, H, W] or [B, H, W] (the middle slice).</summary>
+    public static (Tensor Images, Tensor Labels) Batch(LitsPatchSampler sampler, IReadOnlyList<TrainingVolume> volumes, UNetTrainOptions o, Rng rng, Device device)
+    {
+        var (images, labels) = sampler.Batch(volumes, o.Batch, rng);
+        var (px, py, pz) = sampler.Options.Size;
+        if (o.Mode == UNetMode.Unet3d)
+            return (Tensor.FromArray(images, new Shape(o.Batch, 1, pz, py, px), device),
+                Tensor.FromArray(Array.ConvertAll(labels, l => (int)l), new Shape(o.Batch, pz, py, px), device));
+        int plane = px * py, k = o.Context;
+        var mid = new int[o.Batch * plane];
+        for (int b = 0; b < o.Batch; b++)
+            for (int i = 0; i < plane; i++) mid[b * plane + i] = labels[((long)b * pz + k) * plane + i];
+        return (Tensor.FromArray(images, new Shape(o.Batch, pz, py, px), device), Tensor.FromArray(mid, new Shape(o.Batch, py, px), device));
     }
 
     /// <summary>The checkpoint metadata that lets `kernels segment` rebuild the segmenter.</summary>
