@@ -24,6 +24,7 @@ public static class Program
         EvalCommand.Create,
         PredictCommand.Create,
         BenchCommand.Create,
+        PhantomCommand.Create,
     ];
 
     public static int Main(string[] args)
