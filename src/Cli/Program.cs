@@ -21,10 +21,10 @@ public static class Program
         CheckpointCommand.Create,
         SelfTestCommand.Create,
         TrainCommand.Create,
-        EvalCommand.Create,
-        PredictCommand.Create,
         BenchCommand.Create,
         PhantomCommand.Create,
+        EvalCommand.Create,
+        PredictCommand.Create,
     ];
 
     public static int Main(string[] args)
