@@ -114,13 +114,26 @@ public static class VectorMath
         return Vector256.ConditionalSelect(nonNeg, inv, einv);
     }
 
-    /// <summary>b^k by repeated multiplication (k a small whole exponent, k ≥ 0; b^0 = 1).</summary>
+    /// <summary>b^k for a small whole exponent k ≥ 0 (b^0 = 1), by squaring: b⁴ is two multiplies.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> PowInt(Vector256<float> b, int k)
     {
-        if (k == 0) return Vector256<float>.One;
-        var r = b;
-        for (int i = 1; i < k; i++) r *= b;
-        return r;
+        switch (k)
+        {
+            case 0: return Vector256<float>.One;
+            case 1: return b;
+            case 2: return b * b;
+            case 3: return b * b * b;
+            case 4: { var b2 = b * b; return b2 * b2; }
+        }
+        var r = Vector256<float>.One;
+        var s = b;
+        while (true)
+        {
+            if ((k & 1) != 0) r *= s;
+            k >>= 1;
+            if (k == 0) return r;
+            s *= s;
+        }
     }
 }

@@ -50,14 +50,18 @@ internal static class AslCpuFast
         var p = new Params(o, (float)scale);
         int blocks = (int)((n + Block - 1) / Block);
         var partial = new double[blocks];
-        CpuParallel.For(blocks, Block * 8L, (b0, b1) =>
+        int threads = CpuParallel.Threads;
+        if (threads <= 1 || blocks == 1)
         {
-            for (long b = b0; b < b1; b++)
-            {
-                long start = b * Block, end = Math.Min(n, start + Block);
-                partial[b] = RunBlock(p, x, y, w, dx, (int)start, (int)end);
-            }
-        });
+            for (int b = 0; b < blocks; b++) partial[b] = RunBlock(p, x, y, w, dx, b, n);
+        }
+        else
+        {
+            // Blocks handed out dynamically (a descheduled thread on a shared machine does not hold
+            // back half the work); each block's sum lands in its own slot, added in order below.
+            var po = new ParallelOptions { MaxDegreeOfParallelism = threads };
+            Parallel.For(0, blocks, po, b => partial[b] = RunBlock(p, x, y, w, dx, b, n));
+        }
         double total = 0;
         foreach (double s in partial) total += s;
         return scale * total;
@@ -89,8 +93,9 @@ internal static class AslCpuFast
         }
     }
 
-    private static double RunBlock(in Params p, float[] x, float[] y, float[]? w, float[]? dx, int start, int end)
+    private static double RunBlock(in Params p, float[] x, float[] y, float[]? w, float[]? dx, int block, long n)
     {
+        int start = block * Block, end = (int)Math.Min(n, (long)start + Block);
         var acc0 = Vector256<double>.Zero;
         var acc1 = Vector256<double>.Zero;
         var gs = Vector256.Create(p.GradScale);
@@ -115,34 +120,37 @@ internal static class AslCpuFast
             acc0 += lo;
             acc1 += hi;
         }
-        if (i < end)
-        {
-            // The tail through the same vector math on a padded copy; padded lanes are dropped.
-            int rest = end - i;
-            Span<float> xt = stackalloc float[8], yt = stackalloc float[8], lt = stackalloc float[8], gt = stackalloc float[8];
-            xt.Clear(); yt.Clear();
-            x.AsSpan(i, rest).CopyTo(xt);
-            y.AsSpan(i, rest).CopyTo(yt);
-            var loss = Entry(p, Vector256.Create<float>(xt), Vector256.Create<float>(yt), out var grad);
-            if (w is not null)
-            {
-                Span<float> wt = stackalloc float[8];
-                wt.Clear();
-                w.AsSpan(i, rest).CopyTo(wt);
-                var wv = Vector256.Create<float>(wt);
-                loss *= wv;
-                grad *= wv;
-            }
-            loss.CopyTo(lt);
-            (grad * gs).CopyTo(gt);
-            if (dx is not null) gt[..rest].CopyTo(dx.AsSpan(i, rest));
-            double s = 0;
-            for (int k = 0; k < rest; k++) s += lt[k];
-            // Fold into lane 0 so the order of additions is fixed.
-            acc0 += Vector256.Create(s, 0, 0, 0);
-        }
+        // The tail (fewer than 8 entries) in its own method, so the accumulators above stay in registers.
+        double tailSum = i < end ? Tail(p, x, y, w, dx, i, end) : 0;
         var sum = acc0 + acc1;
-        return (sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3));
+        return (sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3)) + tailSum;
+    }
+
+    /// <summary>The last entries of a block through the same vector math on a padded copy; padded lanes are dropped.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static double Tail(in Params p, float[] x, float[] y, float[]? w, float[]? dx, int i, int end)
+    {
+        int rest = end - i;
+        Span<float> xt = stackalloc float[8], yt = stackalloc float[8], lt = stackalloc float[8], gt = stackalloc float[8];
+        xt.Clear(); yt.Clear();
+        x.AsSpan(i, rest).CopyTo(xt);
+        y.AsSpan(i, rest).CopyTo(yt);
+        var loss = Entry(p, Vector256.Create<float>(xt), Vector256.Create<float>(yt), out var grad);
+        if (w is not null)
+        {
+            Span<float> wt = stackalloc float[8];
+            wt.Clear();
+            w.AsSpan(i, rest).CopyTo(wt);
+            var wv = Vector256.Create<float>(wt);
+            loss *= wv;
+            grad *= wv;
+        }
+        loss.CopyTo(lt);
+        (grad * Vector256.Create(p.GradScale)).CopyTo(gt);
+        if (dx is not null) gt[..rest].CopyTo(dx.AsSpan(i, rest));
+        double s = 0;
+        for (int k = 0; k < rest; k++) s += lt[k];
+        return s;
     }
 
     /// <summary><see cref="AslMath.Entry"/> on eight lanes: returns the loss, grad = d loss / dx (unscaled, unweighted).</summary>
