@@ -83,6 +83,15 @@ public class VectorMathTests
     }
 
     [Test]
+    public void LogPositiveNormalAgreesWithLogOnPositiveNormals()
+    {
+        var inputs = Inputs(5, 1e-8f, 1.1f).Where(v => float.IsNormal(v) && v > 0);
+        long u = MaxUlps(inputs, VectorMath.LogPositiveNormal, Math.Log, out float worst);
+        TestContext.Out.WriteLine($"log (positive normal): max {u} ulp (at {worst:R})");
+        Assert.That(u, Is.LessThanOrEqualTo(LogUlp), $"log({worst:R})");
+    }
+
+    [Test]
     public void SigmoidAndItsComplementAreAccurateAndNeverNaNForNumbers()
     {
         static double P(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));

@@ -68,12 +68,29 @@ public static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Log(Vector256<float> x)
     {
-        // Subnormals: scale by 2^23 into the normal range first.
+        // Subnormals: scale by 2^23 into the normal range first, and take 23 off the exponent.
         var tiny = Vector256.LessThan(x, Vector256.Create(MinNormal));
         var xs = Vector256.ConditionalSelect(tiny, x * Vector256.Create(8388608f), x);
-        var bits = xs.AsInt32();
-        var e = Vector256.ShiftRightArithmetic(bits, 23) - Vector256.Create(127);
-        e -= tiny.AsInt32() & Vector256.Create(23);
+        var y = LogCore(xs, tiny.AsInt32() & Vector256.Create(23));
+        // Special values: x < 0 or NaN → NaN, 0 → −inf, +inf → +inf.
+        var bad = ~Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero);
+        y = Vector256.ConditionalSelect(bad, Vector256.Create(float.NaN), y);
+        y = Vector256.ConditionalSelect(Vector256.Equals(x, Vector256<float>.Zero), Vector256.Create(float.NegativeInfinity), y);
+        return Vector256.ConditionalSelect(Vector256.Equals(x, Vector256.Create(float.PositiveInfinity)), x, y);
+    }
+
+    /// <summary>Natural log for lanes known to hold positive, normal, finite values (the same
+    /// result as <see cref="Log"/> there; anything else gives garbage, not NaN). For callers that
+    /// clamp their argument first, as the asymmetric loss does at eps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LogPositiveNormal(Vector256<float> x) => LogCore(x, Vector256<int>.Zero);
+
+    /// <summary>log(x) − exponentShift·ln2 for positive normal x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LogCore(Vector256<float> x, Vector256<int> exponentShift)
+    {
+        var bits = x.AsInt32();
+        var e = Vector256.ShiftRightArithmetic(bits, 23) - Vector256.Create(127) - exponentShift;
         var m = ((bits & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F800000)).AsSingle(); // [1, 2)
         var big = Vector256.GreaterThan(m, Vector256.Create(Sqrt2));
         m = Vector256.ConditionalSelect(big, m * Vector256.Create(0.5f), m);
@@ -92,12 +109,7 @@ public static class VectorMath
         var ef = Vector256.ConvertToSingle(e);
         y = Vector256.FusedMultiplyAdd(ef, Vector256.Create(LogLn2Lo), y);
         y += f;
-        y = Vector256.FusedMultiplyAdd(ef, Vector256.Create(LogLn2Hi), y);
-        // Special values: x < 0 or NaN → NaN, 0 → −inf, +inf → +inf.
-        var bad = ~Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero);
-        y = Vector256.ConditionalSelect(bad, Vector256.Create(float.NaN), y);
-        y = Vector256.ConditionalSelect(Vector256.Equals(x, Vector256<float>.Zero), Vector256.Create(float.NegativeInfinity), y);
-        return Vector256.ConditionalSelect(Vector256.Equals(x, Vector256.Create(float.PositiveInfinity)), x, y);
+        return Vector256.FusedMultiplyAdd(ef, Vector256.Create(LogLn2Hi), y);
     }
 
     /// <summary>The logistic sigmoid and its complement, p = 1 / (1 + e^−x) and q = 1 − p, both from

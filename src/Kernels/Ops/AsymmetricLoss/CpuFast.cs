@@ -22,7 +22,8 @@ internal static class AslCpuFast
     private const int MaxGamma = 16;
 
     public static bool IsUsable(in AslOptions o) =>
-        VectorMath.IsAccelerated && SmallInt(o.GammaPos) && SmallInt(o.GammaNeg) && SmallInt(o.GammaUnannotated);
+        VectorMath.IsAccelerated && SmallInt(o.GammaPos) && SmallInt(o.GammaNeg) && SmallInt(o.GammaUnannotated)
+        && (float)o.Eps >= 1.17549435e-38f; // eps must be a normal float32 (the clamped log assumes one)
 
     private static bool SmallInt(double g) => g >= 0 && g <= MaxGamma && g == Math.Floor(g);
 
@@ -73,7 +74,7 @@ internal static class AslCpuFast
         public readonly int Gp, Gn, Gu;
         public readonly bool FocusConstant, ClipZero;
         public readonly float GradScale;
-        public readonly Vector256<float> Clip, Eps, LogEps, Ap, An, Au, GpV, GnV, GuV;
+        public readonly Vector256<float> Clip, Eps, Ap, An, Au, GpV, GnV, GuV;
 
         public Params(in AslOptions o, float gradScale)
         {
@@ -83,7 +84,6 @@ internal static class AslCpuFast
             GradScale = gradScale;
             Clip = Vector256.Create((float)o.Clip);
             Eps = Vector256.Create((float)o.Eps);
-            LogEps = VectorMath.Log(Eps);
             Ap = Vector256.Create((float)o.AlphaPos);
             An = Vector256.Create((float)o.AlphaNeg);
             Au = Vector256.Create((float)o.AlphaUnannotated);
@@ -169,7 +169,8 @@ internal static class AslCpuFast
         // One log per entry: of p for positives, of 1 − p_m otherwise, clamped at eps.
         var arg = Vector256.ConditionalSelect(pos, prob, oneMinusPm);
         var argOk = Vector256.GreaterThan(arg, p.Eps);
-        var logArg = Vector256.ConditionalSelect(argOk, VectorMath.Log(arg), p.LogEps);
+        // The clamped argument is a positive normal number (NaN → eps, as the scalar p > eps test does).
+        var logArg = VectorMath.LogPositiveNormal(Vector256.ConditionalSelect(argOk, arg, p.Eps));
         // d log(arg) / dx: q for positives, −dp_m / (1 − p_m) for the others; 0 where clamped.
         var dLog = Vector256.ConditionalSelect(pos, q, -(dpm / oneMinusPm)) & argOk;
         // Focusing weights: (1 − p)^γ+ for positives, p_m^γ (γ− or γu) for the others.
