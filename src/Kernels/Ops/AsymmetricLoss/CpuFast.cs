@@ -93,6 +93,9 @@ internal static class AslCpuFast
         }
     }
 
+    // Fully optimised from the first call: at tier 0 the Vector256 helpers would not be inlined
+    // (each lane operation a call), and a hot loop of 1024 iterations per call rarely reaches OSR.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunBlock(in Params p, float[] x, float[] y, float[]? w, float[]? dx, int block, long n)
     {
         int start = block * Block, end = (int)Math.Min(n, (long)start + Block);
@@ -127,7 +130,7 @@ internal static class AslCpuFast
     }
 
     /// <summary>The last entries of a block through the same vector math on a padded copy; padded lanes are dropped.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static double Tail(in Params p, float[] x, float[] y, float[]? w, float[]? dx, int i, int end)
     {
         int rest = end - i;
