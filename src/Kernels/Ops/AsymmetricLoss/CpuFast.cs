@@ -8,7 +8,7 @@ namespace Kernels.Ops.AsymmetricLoss;
 
 /// <summary>The float32 asymmetric loss on the CPU in one pass per element block: eight entries at a
 /// time in AVX2 registers (sigmoid, the clipped negative probability, one log per entry, the
-/// focusing weight by repeated multiplication, the gradient), the loss summed in float64 lanes.
+/// focusing weight by multiplications (b⁴ by squaring), the gradient), the loss summed in float64 lanes.
 /// The math is <see cref="AslMath.Entry"/> lane by lane, with <see cref="VectorMath"/>'s exp and
 /// log (a few ulp from MathF's), including its handling of ±inf and NaN logits.
 /// Work is cut into fixed blocks of <see cref="Block"/> entries, each block's float64 sum kept and
