@@ -30,3 +30,15 @@ with torch.enable_grad():
     dy = torch.randn(y.shape, generator=g).to(dev())
     bench("conv3d bwd b2 32->32 32^3 k3",
           lambda: torch.autograd.grad(y, (xg, wg), dy, retain_graph=True), 2 * f3)
+
+# Issue 5's CPU bar: each backward pass alone (only x, or only w, requires grad, so PyTorch computes
+# just that gradient), like the C# side running BackwardData or BackwardWeights.
+with torch.enable_grad():
+    xd = x3.clone().requires_grad_(True)
+    yd = F.conv3d(xd, w3, None, padding=1)
+    bench("conv3d bwd-data b2 32->32 32^3 k3",
+          lambda: torch.autograd.grad(yd, (xd,), dy, retain_graph=True), f3)
+    wd = w3.clone().requires_grad_(True)
+    yw = F.conv3d(x3, wd, None, padding=1)
+    bench("conv3d bwd-weights b2 32->32 32^3 k3",
+          lambda: torch.autograd.grad(yw, (wd,), dy, retain_graph=True), f3)

@@ -22,6 +22,8 @@ public static class Program
         SelfTestCommand.Create,
         TrainCommand.Create,
         BenchCommand.Create,
+        PhantomCommand.Create,
+        EvalCommand.Create,
     ];
 
     public static int Main(string[] args)

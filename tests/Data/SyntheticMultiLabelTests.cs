@@ -134,6 +134,32 @@ public class SyntheticMultiLabelTests
     }
 
     [Test]
+    public void DistractorsAreDrawnButNeverLabelled()
+    {
+        const int size = 32, classes = 20;
+        var gen = new SyntheticMultiLabel(classes, size, maxDistractors: 3);
+        var rng = new Rng(17);
+        var img = new float[3 * size * size];
+        var target = new float[classes];
+        int withSaturatedColour = 0;
+        for (int k = 0; k < 40; k++)
+        {
+            gen.Render([], rng, img, target);
+            Assert.That(target.Sum(), Is.EqualTo(0f), $"image {k}: a distractor was labelled");
+            for (int col = 0; col < SyntheticMultiLabel.ColourCount; col++)
+                if (CountColour(img, size, SyntheticMultiLabel.Colour(col)) >= 8) { withSaturatedColour++; break; }
+        }
+        // 0 to 3 distractors per image: about three images in four show one.
+        Assert.That(withSaturatedColour, Is.InRange(20, 40));
+        gen.Render([4], rng, img, target);
+        Assert.That(target.Sum(), Is.EqualTo(1f));
+        Assert.That(target[4], Is.EqualTo(1f));
+        // With every solid pattern a class there is nothing left to distract with.
+        Assert.That(new SyntheticMultiLabel(64, size, maxDistractors: 3).MaxDistractors, Is.EqualTo(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new SyntheticMultiLabel(classes, size, maxDistractors: 9));
+    }
+
+    [Test]
     public void EveryClassIsADistinctPattern()
     {
         const int size = 16;

@@ -52,6 +52,7 @@ public class SelfTestTests
     [TestCase("Elementwise")]
     [TestCase("AttentionDecode")]
     [TestCase("GroupDecode")]
+    [TestCase("Conv")]
     public void PassesOnEmu(string family)
     {
         EmuSupport.RequireLibrary();

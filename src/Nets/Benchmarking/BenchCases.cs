@@ -34,6 +34,11 @@ public static class BenchCases
             d => new ConvWorkload(d, Conv3dShape, backward: false)),
         new("conv3d bwd b2 32->32 32^3 k3", "conv", 2 * ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
             d => new ConvWorkload(d, Conv3dShape, backward: true)),
+        // Issue 5's CPU bar, each pass on its own (peer: benchmarks/peer/conv.py, same names).
+        new("conv3d bwd-data b2 32->32 32^3 k3", "conv", ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
+            d => new ConvPassWorkload(d, Conv3dShape, weights: false)),
+        new("conv3d bwd-weights b2 32->32 32^3 k3", "conv", ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
+            d => new ConvPassWorkload(d, Conv3dShape, weights: true)),
         new("train step cnn b32 32x32", "train_step",
             3 * (ConvFlops(32, 32, 32 * 32, 3, 9) + ConvFlops(32, 64, 16 * 16, 32, 9) + 2.0 * 32 * 64 * 10),
             TrainStepWorkload.Cnn),
@@ -185,6 +190,42 @@ public static class BenchCases
         public void Dispose()
         {
             foreach (var t in new[] { _x, _w, _y, _dy, _dx, _dw }) t.Dispose();
+        }
+    }
+
+    /// <summary>One backward pass of a convolution alone: the data gradient, or the weight gradient
+    /// (no bias gradient), as the peer times autograd.grad with respect to x or w only.</summary>
+    public sealed class ConvPassWorkload : IBenchWorkload
+    {
+        private readonly ConvShape _s;
+        private readonly bool _weights;
+        private readonly IConv _conv;
+        private readonly Tensor _x, _w, _dy, _dx, _dw;
+
+        public ConvPassWorkload(Device device, ConvShape shape, bool weights)
+        {
+            _s = shape;
+            _weights = weights;
+            _conv = device.Kernels.Get<IConv>();
+            int[] xs = [shape.Batch, shape.InChannels, .. shape.InSize];
+            int[] ws = [shape.OutChannels, shape.InChannels / shape.Groups, .. shape.Kernel];
+            int[] ys = [shape.Batch, shape.OutChannels, .. shape.OutSize];
+            _x = Tensor.Randn(xs, device: device);
+            _w = Tensor.Randn(ws, std: 0.05, device: device);
+            _dy = Tensor.Randn(ys, device: device);
+            _dx = Tensor.Zeros(xs, device: device);
+            _dw = Tensor.Zeros(ws, device: device);
+        }
+
+        public void Run()
+        {
+            if (_weights) _conv.BackwardWeights(_s, _x.Buffer, _dy.Buffer, _dw.Buffer, null);
+            else _conv.BackwardData(_s, _dy.Buffer, _w.Buffer, _dx.Buffer);
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in new[] { _x, _w, _dy, _dx, _dw }) t.Dispose();
         }
     }
 

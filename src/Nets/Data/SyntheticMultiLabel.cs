@@ -44,7 +44,11 @@ public sealed class SyntheticMultiLabel
     /// <param name="zipfExponent">Class c is drawn with weight 1 / (c + 1)^exponent (0: balanced).</param>
     /// <param name="coOccurrence">Chance that the partner of a drawn class is added too.</param>
     /// <param name="noise">Standard deviation of the per-pixel Gaussian noise.</param>
-    public SyntheticMultiLabel(int classes = 20, int size = 64, int maxObjects = 4, double zipfExponent = 0.8, double coOccurrence = 0.6, double noise = 0.04)
+    /// <param name="maxDistractors">Most unlabelled distractor objects per image: patterns of the
+    /// classes outside [0, N) (so they share shapes and colours with real classes), which a head
+    /// can only reject by binding shape to colour at one place.</param>
+    public SyntheticMultiLabel(int classes = 20, int size = 64, int maxObjects = 4, double zipfExponent = 0.8, double coOccurrence = 0.6, double noise = 0.04,
+        int maxDistractors = 0)
     {
         if (classes < 1 || classes > MaxClasses)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"SyntheticMultiLabel: classes must be in [1, {MaxClasses}]");
@@ -53,12 +57,17 @@ public sealed class SyntheticMultiLabel
         if (!(zipfExponent >= 0)) throw new ArgumentOutOfRangeException(nameof(zipfExponent), zipfExponent, "SyntheticMultiLabel: zipfExponent must be ≥ 0");
         if (!(coOccurrence >= 0 && coOccurrence <= 1)) throw new ArgumentOutOfRangeException(nameof(coOccurrence), coOccurrence, "SyntheticMultiLabel: coOccurrence must be in [0, 1]");
         if (!(noise >= 0)) throw new ArgumentOutOfRangeException(nameof(noise), noise, "SyntheticMultiLabel: noise must be ≥ 0");
+        if (maxDistractors < 0 || maxDistractors > 8) throw new ArgumentOutOfRangeException(nameof(maxDistractors), maxDistractors, "SyntheticMultiLabel: maxDistractors must be in [0, 8]");
         Classes = classes;
         Size = size;
         MaxObjects = maxObjects;
         ZipfExponent = zipfExponent;
         CoOccurrence = coOccurrence;
         Noise = noise;
+        // Distractors come from the solid patterns that are not classes (none when N ≥ 64).
+        DistractorFirst = classes;
+        DistractorCount = Math.Max(0, ShapeCount * ColourCount - classes);
+        MaxDistractors = DistractorCount > 0 ? maxDistractors : 0;
 
         _cumulative = new double[classes];
         double total = 0;
@@ -87,6 +96,9 @@ public sealed class SyntheticMultiLabel
     public double ZipfExponent { get; }
     public double CoOccurrence { get; }
     public double Noise { get; }
+    public int MaxDistractors { get; }
+    private int DistractorFirst { get; }
+    private int DistractorCount { get; }
 
     /// <summary>Chance of class c on each draw of a class (before co-occurrence and de-duplication).</summary>
     public double[] Weights { get; }
@@ -155,10 +167,15 @@ public sealed class SyntheticMultiLabel
         int clutter = 2 + rng.NextInt(5);
         for (int k = 0; k < clutter; k++) Clutter(image, rng);
 
-        Span<int> boxes = classes.Length <= 16 ? stackalloc int[4 * classes.Length] : new int[4 * classes.Length];
+        int distractors = MaxDistractors > 0 ? rng.NextInt(MaxDistractors + 1) : 0;
+        int objects = classes.Length + distractors;
+        Span<int> boxes = objects <= 16 ? stackalloc int[4 * objects] : new int[4 * objects];
         int placed = 0;
-        foreach (int c in classes)
+        for (int k = 0; k < objects; k++)
         {
+            // Classes first (they must find room); then distractors, which are never labelled.
+            bool labelled = k < classes.Length;
+            int c = labelled ? classes[k] : DistractorFirst + rng.NextInt(DistractorCount);
             int d = Math.Max(8, s / 8 + rng.NextInt(s / 8 + 1));
             for (int attempt = 0; attempt < 40; attempt++)
             {
@@ -171,7 +188,7 @@ public sealed class SyntheticMultiLabel
                 boxes[4 * placed + 2] = x0 + d;
                 boxes[4 * placed + 3] = y0 + d;
                 placed++;
-                target[c] = 1;
+                if (labelled) target[c] = 1;
                 break;
             }
         }

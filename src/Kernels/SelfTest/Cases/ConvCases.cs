@@ -24,6 +24,15 @@ internal static class ConvCases
             // batch × output positions ≥ 1024: the ilgpu weight gradient's warp-per-element path
             // (shorter reductions take its thread-per-element path).
             ConvShape.Create(3, 4, 6, [27, 29], [3, 3], [2, 1], [1, 1], [1, 2], 2),
+            // 3-D shapes for the implicit-GEMM kernels (native): kernel 1×3×2 with padding 0 / above
+            // k/2 and stride 2; stride 2 with dilation 2; the U-Net's 2×2×2 stride-2 down / up
+            // sampling (its backward-data is the transposed convolution); three groups of odd width;
+            // 16 input channels (the tensor-core forward's shape class on cuda).
+            ConvShape.Create(1, 3, 5, [5, 6, 7], [1, 3, 2], [2, 1, 2], [0, 2, 1], [1, 2, 1], 1),
+            ConvShape.Create(2, 7, 3, [6, 5, 7], [3, 3, 3], [2, 2, 1], [3, 0, 1], [2, 1, 2], 1),
+            ConvShape.Create(1, 5, 4, [4, 6, 5], [2, 2, 2], [2, 2, 2], [0, 0, 0], [1, 1, 1], 1),
+            ConvShape.Create(1, 6, 9, [3, 5, 4], [2, 3, 3], [1, 2, 1], [1, 1, 0], [1, 1, 2], 3),
+            ConvShape.Create(1, 16, 24, [3, 4, 5], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
         };
         if (sizes == SelfTestSizes.Full)
         {
