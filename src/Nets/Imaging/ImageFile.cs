@@ -28,14 +28,15 @@ public static class ImageFile
     /// <summary>Width and height from the file's header, without decoding pixels.</summary>
     public static (int Width, int Height) ReadSize(string path)
     {
-        using var codec = OpenCodec(path);
-        return (codec.Info.Width, codec.Info.Height);
+        using var opened = OpenCodec(path);
+        return (opened.Codec.Info.Width, opened.Codec.Info.Height);
     }
 
     /// <summary>The whole image at its own size: [3, H, W] in [0, 1].</summary>
     public static (float[] Rgb, int Width, int Height) Load(string path)
     {
-        using var codec = OpenCodec(path);
+        using var opened = OpenCodec(path);
+        var codec = opened.Codec;
         var (rgba, w, h) = DecodeRgba(codec, path, codec.Info.Width, codec.Info.Height);
         var rgb = new float[3L * w * h];
         ToPlanar(rgba, w, h, rgb);
@@ -56,7 +57,8 @@ public static class ImageFile
         if (size <= 0) throw new ArgumentOutOfRangeException(nameof(size), size, "ImageFile.LoadSquished: size must be positive");
         if (dst.Length != 3L * size * size)
             throw new ArgumentException($"ImageFile.LoadSquished: destination has {dst.Length} values, expected [3, {size}, {size}]", nameof(dst));
-        using var codec = OpenCodec(path);
+        using var opened = OpenCodec(path);
+        var codec = opened.Codec;
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         // The codec's scaled decode (JPEG: 1/2 … 1/8) when both sides stay at least S.
         if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
@@ -132,7 +134,18 @@ public static class ImageFile
 
     private static byte ToByte(float v) => float.IsNaN(v) ? (byte)0 : (byte)MathF.Round(Math.Clamp(v, 0f, 1f) * 255f);
 
-    private static SKCodec OpenCodec(string path)
+    /// <summary>A codec and the encoded bytes it reads; both are released together (the bytes
+    /// live in native memory, which the garbage collector does not see).</summary>
+    private readonly record struct OpenedImage(SKCodec Codec, SKData Data) : IDisposable
+    {
+        public void Dispose()
+        {
+            Codec.Dispose();
+            Data.Dispose();
+        }
+    }
+
+    private static OpenedImage OpenCodec(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"image {path} does not exist", path);
@@ -158,10 +171,11 @@ public static class ImageFile
         if (w <= 0 || h <= 0 || w > MaxSide || h > MaxSide || (long)w * h > MaxPixels)
         {
             codec.Dispose();
+            data.Dispose();
             throw new InvalidDataException(
                 $"image {path}: {w}×{h} pixels is outside the accepted size (1 to {MaxSide} a side, at most {MaxPixels:N0} pixels)");
         }
-        return codec;
+        return new OpenedImage(codec, data);
     }
 
     private static (byte[] Rgba, int Width, int Height) DecodeRgba(SKCodec codec, string path, int w, int h)
