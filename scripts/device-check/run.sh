@@ -114,6 +114,9 @@ else
     step "kernels bench $BDEV" "$P" 150 dotnet "$CLI" bench --device "$BDEV" --warmup 2 --repeat 5 --json /tmp/devcheck-ours.jsonl
     # The im2col + cuBLAS convolution is opt-in until verified here: time it too (its self-test ran above).
     step "kernels bench $BDEV conv=im2col" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=im2col --warmup 2 --repeat 5
+    # The hand-written conv3d (fp32, and the tensor-core variant) is opt-in too (decision 0012).
+    step "kernels bench $BDEV conv=native" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=native --warmup 2 --repeat 5
+    step "kernels bench $BDEV conv=native-tc" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=native-tc --warmup 2 --repeat 5
     : > /tmp/devcheck-peer.jsonl
     for f in gemm conv train_step ml_decoder; do
         step "peer $f $BDEV" "$P" 75 sh -c "cd benchmarks/peer && $PY $f.py --device $BDEV --threads $(nproc) --warmup 2 --repeat 5 | tee -a /tmp/devcheck-peer.jsonl"
@@ -128,6 +131,8 @@ cp /tmp/devcheck-run/metrics.json "$OUT/train-metrics.json" 2>/dev/null || true
 # The main job (ML-Decoder on synthetic multi-label images), shortened: 4 epochs.
 step "train ml-decoder $BDEV" "$T" 150 dotnet "$CLI" train ml-decoder --device "$BDEV" --seed 1 --epochs 4 --out /tmp/devcheck-mld
 cp /tmp/devcheck-mld/metrics.json "$OUT/train-mld-metrics.json" 2>/dev/null || true
+# The 3-D U-Net on phantoms (issue 5), shortened: 2 epochs; its metrics go into train.txt.
+step "train unet3d $BDEV" "$T" 120 sh -c "dotnet $CLI train unet3d --device $BDEV --seed 1 --epochs 2 --out /tmp/devcheck-unet && cat /tmp/devcheck-unet/metrics.json"
 note "total $(( $(date +%s) - T_START ))s; files: $(ls "$OUT" | tr '\n' ' ')"
 cat "$SUMMARY"
 exit 0

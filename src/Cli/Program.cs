@@ -23,8 +23,9 @@ public static class Program
         TrainCommand.Create,
         BenchCommand.Create,
         PhantomCommand.Create,
-        EvalCommand.Create,
         SegmentCommand.Create,
+        EvalCommand.Create,
+        PredictCommand.Create,
     ];
 
     public static int Main(string[] args)

@@ -22,7 +22,8 @@ internal static partial class BindingsSupport
     public static string[] KernelNames(string source) =>
         [.. KernelRegex().Matches(source).Select(m => m.Groups[1].Value)];
 
-    [GeneratedRegex(@"extern\s+""C""\s+__global__\s+void\s+(\w+)\s*\(")]
+    // A launch-bounds qualifier may stand between void and the name: `void __launch_bounds__(256, 1) name(`.
+    [GeneratedRegex(@"extern\s+""C""\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\(")]
     private static partial Regex KernelRegex();
 
     /// <summary>Ends the test Inconclusive unless a GPU is usable; returns its primary context.</summary>

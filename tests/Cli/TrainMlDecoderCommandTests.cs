@@ -19,7 +19,7 @@ public class TrainMlDecoderCommandTests : TempFolderTest
 
     private static readonly string[] Tiny =
         ["train", "ml-decoder", "--device", "cpu", "--seed", "2", "--classes", "6", "--image-size", "32", "--epochs", "2",
-         "--steps-per-epoch", "2", "--batch", "4", "--embed-dim", "32", "--feed-forward", "48"];
+         "--steps-per-epoch", "2", "--batch", "4", "--embed-dim", "32", "--feed-forward", "48", "--val-images", "32"];
 
     [TestCase("ml-decoder"), TestCase("gap")]
     public void WritesBestCheckpointMetricsAndEndsWithTheFinalMap(string head)

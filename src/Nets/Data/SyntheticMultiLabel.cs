@@ -14,8 +14,10 @@ public sealed record SyntheticMultiLabelBatch(float[] Images, float[] Targets, i
 /// Gaussian noise. Class frequencies follow a Zipf-like law (weight 1 / (c + 1)^<see cref="ZipfExponent"/>),
 /// and the pairs in <see cref="CoOccurringPairs"/> tend to appear together. Objects never overlap,
 /// and a class is labelled only when its object was drawn, so every label has its pixels. One
-/// <see cref="Rng"/> drives everything: same seed, same data.</summary>
-public sealed class SyntheticMultiLabel
+/// <see cref="Rng"/> drives everything: same seed, same data. As an <see cref="IMultiLabelData"/>,
+/// training batches are fresh images from the caller's generator and the validation set is
+/// <see cref="ValidationImages"/> images drawn once from <see cref="ValidationSeed"/>.</summary>
+public sealed class SyntheticMultiLabel : IMultiLabelData
 {
     public const int ShapeCount = 8, ColourCount = 8, TextureCount = 4;
     public const int MaxClasses = ShapeCount * ColourCount * TextureCount;
@@ -106,6 +108,51 @@ public sealed class SyntheticMultiLabel
     public IReadOnlyList<(int A, int B)> CoOccurringPairs { get; }
 
     public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Size of the fixed held-out set (<see cref="IMultiLabelData.ValidationBatch"/>).</summary>
+    public int ValidationImages { get; init; } = 512;
+
+    /// <summary>Seed of the held-out set, independent of the training generator.</summary>
+    public ulong ValidationSeed { get; init; } = 0xE7A1_5EEDUL;
+
+    public string Description => $"synthetic, {Classes} classes, {Size}px";
+
+    int IMultiLabelData.ImageSize => Size;
+
+    int IMultiLabelData.ValidationCount => ValidationImages;
+
+    private MultiLabelBatch? _validation;
+
+    /// <summary>Augmentation of training batches (none by default: fresh images every step need none).</summary>
+    public AugmentationOptions Augmentation
+    {
+        get => _augmenter?.Options ?? AugmentationOptions.None;
+        init => _augmenter = value is { Any: true } ? new ImageAugmenter(value) : null;
+    }
+
+    private readonly ImageAugmenter? _augmenter;
+
+    /// <summary>n fresh images drawn from <paramref name="rng"/>, then augmented (same generator).</summary>
+    public MultiLabelBatch TrainBatch(int n, Rng rng)
+    {
+        var b = Generate(n, rng);
+        _augmenter?.ApplyBatch(b.Images, n, Size, rng);
+        return new MultiLabelBatch(b.Images, b.Targets, b.Count, b.Size, b.Classes);
+    }
+
+    /// <summary>Images [start, start + count) of the held-out set, generated on first use and kept.</summary>
+    public MultiLabelBatch ValidationBatch(int start, int count)
+    {
+        MultiLabelDataExtensions.CheckSlice("SyntheticMultiLabel", start, count, ValidationImages);
+        if (_validation is null)
+        {
+            var all = Generate(ValidationImages, new Rng(ValidationSeed));
+            _validation = new MultiLabelBatch(all.Images, all.Targets, all.Count, all.Size, all.Classes);
+        }
+        int plane = 3 * Size * Size;
+        return new MultiLabelBatch(_validation.Images.AsSpan(start * plane, count * plane).ToArray(),
+            _validation.Targets.AsSpan(start * Classes, count * Classes).ToArray(), count, Size, Classes);
+    }
 
     /// <summary>Class c's pattern: shape c mod 8; colour (c + ⌊c/8⌋) mod 8, so the first 64 classes
     /// are all the shape × colour pairs (9 and 8 are coprime) in an order that varies both;

@@ -66,6 +66,35 @@ public sealed class WordVectors
         return m;
     }
 
+    /// <summary>Vectors built in memory: <paramref name="values"/> is [words, D] row-major.</summary>
+    public static WordVectors Create(string source, IReadOnlyList<string> words, float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(words);
+        ArgumentNullException.ThrowIfNull(values);
+        if (words.Count == 0 || values.Length == 0 || values.Length % words.Count != 0)
+            throw new ArgumentException($"WordVectors.Create: {values.Length} values do not split into {words.Count} vectors");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var w in words)
+            if (string.IsNullOrEmpty(w) || w.Any(char.IsWhiteSpace) || !seen.Add(w))
+                throw new ArgumentException($"WordVectors.Create: word '{w}' is empty, has white space or is repeated");
+        if (values.Any(v => !float.IsFinite(v))) throw new ArgumentException("WordVectors.Create: a value is not finite");
+        return new WordVectors(source, values.Length / words.Count, words.ToList(), (float[])values.Clone());
+    }
+
+    /// <summary>Writes the vectors in the text format <see cref="Load"/> reads (no header line).</summary>
+    public void Save(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < Count; i++)
+        {
+            sb.Append(Words[i]);
+            foreach (float v in _values.AsSpan(i * Dimension, Dimension)) sb.Append(' ').Append(v.ToString("R", CultureInfo.InvariantCulture));
+            sb.Append('\n');
+        }
+        File.WriteAllText(path, sb.ToString());
+    }
+
     /// <summary>Reads a word-vector file. With <paramref name="only"/>, keeps just those words
     /// (every line is still checked), which saves memory on large files.</summary>
     public static WordVectors Load(string path, IEnumerable<string>? only = null)

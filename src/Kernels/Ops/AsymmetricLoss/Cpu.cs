@@ -3,7 +3,9 @@ using Kernels.Registry;
 
 namespace Kernels.Ops.AsymmetricLoss;
 
-/// <summary>The reference: every entry through <see cref="AslMath.EntryF64"/> (float32 buffers are
+/// <summary>float32 goes through the vectorised one-pass <see cref="AslCpuFast"/> when it applies
+/// (AVX2 + FMA, whole-number γ), else through the scalar float32 entry math (no weight mask) or the
+/// float64 reference. The reference: every entry through <see cref="AslMath.EntryF64"/> (float32 buffers are
 /// widened, so the cpu float32 result is the float64 math rounded once), the sum in float64 over
 /// fixed chunks added in order, so the result does not depend on the thread count.</summary>
 [KernelImplementation("cpu", 0, DeviceKind.Cpu)]
@@ -17,6 +19,11 @@ public sealed class AsymmetricLossCpu : IAsymmetricLoss
         long n = rows * cols;
         switch (logits.DType)
         {
+            case DType.F32 when AslCpuFast.IsUsable(options):
+                CpuBuffer.Array<float>(loss)[0] = (float)AslCpuFast.Run(n, options, CpuBuffer.Array<float>(logits),
+                    CpuBuffer.Array<float>(targets), weights is null ? null : CpuBuffer.Array<float>(weights),
+                    dLogits is null ? null : CpuBuffer.Array<float>(dLogits));
+                break;
             case DType.F32 when weights is null:
                 CpuBuffer.Array<float>(loss)[0] = (float)RunF32(n, options, CpuBuffer.Array<float>(logits),
                     CpuBuffer.Array<float>(targets), dLogits is null ? null : CpuBuffer.Array<float>(dLogits));
@@ -46,7 +53,7 @@ public sealed class AsymmetricLossCpu : IAsymmetricLoss
         }
     }
 
-    /// <summary>The float32 fast path (no weight mask): the float32 entry math of the kernels
+    /// <summary>The scalar float32 path (no weight mask; used where <see cref="AslCpuFast"/> is not): the float32 entry math of the kernels
     /// (<see cref="AslMath.Entry"/>) over fixed chunks on all cores, each chunk's loss summed in
     /// float64 and the chunks added in order (thread-count independent).</summary>
     private static double RunF32(long n, AslOptions o, float[] x, float[] y, float[]? dx)

@@ -8,7 +8,8 @@ namespace Kernels.Ops.GroupDecode;
 /// <summary>The reference group decoding, float32 and float64 (gradient checks). Every output
 /// element is one ordered sum, so results do not depend on the thread count. ForwardAsl is the
 /// composition Forward → <see cref="AslMath.EntryF64"/> → Backward (the logits do go to memory
-/// here: the reference favours plainness).</summary>
+/// here: the reference favours plainness); float32 takes the loss through the vectorised
+/// <see cref="AslCpuFast"/> where it applies.</summary>
 [KernelImplementation("cpu", 0, DeviceKind.Cpu)]
 public sealed class GroupDecodeCpu : IGroupDecode
 {
@@ -132,6 +133,16 @@ public sealed class GroupDecodeCpu : IGroupDecode
         long count = (long)s.Batch * s.Classes;
         var logits = new T[count];
         Forward(s, x, w, bias, logits);
+        bool wantGrad = dx is not null || dw is not null || dbias is not null;
+        if (typeof(T) == typeof(float) && AslCpuFast.IsUsable(o))
+        {
+            // float32: the vectorised one-pass loss, its (mean-scaled) gradients written over the logits.
+            var lf = (float[])(object)logits;
+            loss[0] = T.CreateTruncating(AslCpuFast.Run(count, o, lf, (float[])(object)targets, (float[]?)(object?)weights,
+                wantGrad ? lf : null));
+            if (wantGrad) Backward(s, x, w, logits, dx, dw, dbias);
+            return;
+        }
         double sum = 0;
         long nonZero = 0;
         var dl = logits; // the gradients overwrite the logits in place
@@ -145,7 +156,7 @@ public sealed class GroupDecodeCpu : IGroupDecode
         }
         double scale = o.Mean ? 1.0 / Math.Max(nonZero, 1) : 1.0;
         loss[0] = T.CreateTruncating(sum * scale);
-        if (dx is null && dw is null && dbias is null) return;
+        if (!wantGrad) return;
         if (o.Mean)
             for (long i = 0; i < count; i++) dl[i] = T.CreateTruncating(double.CreateTruncating(dl[i]) * scale);
         Backward(s, x, w, dl, dx, dw, dbias);
