@@ -11,13 +11,7 @@ namespace Kernels.Tests.Cli;
 /// <summary>Runs the `kernels` command in-process and looks at its exit code and output.</summary>
 public class CliTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     private static string SamplePath => Path.Combine(TestContext.CurrentContext.TestDirectory, "Vectors", "safetensors_sample.safetensors");
 

@@ -10,13 +10,7 @@ namespace Kernels.Tests.Cli;
 /// with --data coco:&lt;dir&gt;, eval on its val split, predict with the category names.</summary>
 public class MlDecoderCocoCommandTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     [Test]
     public void TrainsEvaluatesAndPredictsOnACocoFolder()

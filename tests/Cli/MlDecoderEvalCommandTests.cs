@@ -13,13 +13,7 @@ namespace Kernels.Tests.Cli;
 /// in-process on the cpu at a tiny size: one training run per fixture, then the verbs on its files.</summary>
 public class MlDecoderEvalCommandTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     private static readonly string[] Tiny =
         ["train", "ml-decoder", "--device", "cpu", "--seed", "2", "--classes", "6", "--image-size", "32", "--epochs", "1",

@@ -10,13 +10,7 @@ namespace Kernels.Tests.Cli;
 /// their errors for bad input.</summary>
 public class TrainAndBenchCommandTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     [Test]
     public void TrainCnnWritesACheckpointAndMetrics()

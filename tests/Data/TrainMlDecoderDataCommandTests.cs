@@ -9,13 +9,7 @@ namespace Kernels.Tests.Data;
 /// in-process on the cpu at a tiny size (a few steps; only that it runs and writes what it should).</summary>
 public class TrainMlDecoderDataCommandTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     private static readonly string[] Tiny =
         ["train", "ml-decoder", "--device", "cpu", "--seed", "2", "--image-size", "32", "--epochs", "1",

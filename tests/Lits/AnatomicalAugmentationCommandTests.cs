@@ -10,13 +10,7 @@ namespace Kernels.Tests.Lits;
 /// adapter, and the command's errors.</summary>
 public class AnatomicalAugmentationCommandTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     private static readonly string[] Tiny =
         ["train", "anatomical-augmentation", "--device", "cpu", "--seed", "4", "--cases", "3", "--held-out", "1",

@@ -10,13 +10,7 @@ namespace Kernels.Tests.Lits;
 /// the JSON must have exactly the keys and the scorer's numbers. Then the errors.</summary>
 public class LitsEvalCliTests : TempFolderTest
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     private string PredDir => PathOf("pred");
     private string RefDir => PathOf("ref");

@@ -176,13 +176,7 @@ public class PhantomTests : TempFolderTest
         Assert.That(NiftiReader.ReadLabels(PathOf("lesion-classes-1.nii")).Data, Is.EqualTo(expected.LesionClasses));
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Support.CliRun.Run(args);
 
     [Test]
     public void PhantomVerbWritesCasesWithAProgressLineEach()

@@ -71,6 +71,12 @@ public class UnetTrainerTests
         var pngs = Directory.GetFiles(Path.Combine(_dir, "overlays"), "*.png");
         Assert.That(pngs, Has.Length.EqualTo(1));
         CheckPng(pngs[0], 16 * 3, 16 * 3);
+        // curves.png (SkiaSharp's encoder): a PNG of the plot's size.
+        var curves = File.ReadAllBytes(Path.Combine(_dir, "curves.png"));
+        Assert.That(curves.Take(8), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }));
+        Assert.That(System.Text.Encoding.ASCII.GetString(curves, 12, 4), Is.EqualTo("IHDR"));
+        Assert.That(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(curves.AsSpan(16)), Is.EqualTo(Kernels.Nets.Imaging.Curves.DefaultWidth));
+        Assert.That(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(curves.AsSpan(20)), Is.EqualTo(Kernels.Nets.Imaging.Curves.DefaultHeight));
         // The checkpoint rebuilds a segmenter that gives labels of the volume's size.
         using var seg = LoadedSegmenter.Load(Path.Combine(_dir, "checkpoint.safetensors"), Device.Cpu);
         Assert.That(seg.Kind, Is.EqualTo(mode.Name()));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Kernels.Nets.Data.Lits;
+using Kernels.Nets.Imaging;
 using Kernels.Nets.IO;
 using Kernels.Nets.Optim;
 using Kernels.Nets.Schedules;
@@ -163,6 +164,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
                 WriteOverlays(outDir, validation, predictions);
             }
             WriteMetrics(outDir, epochs, bestLiver, bestLesion, bestCases);
+            WriteCurves(outDir, epochs);
         }
         return new Result(epochs, bestLiver, bestLesion, bestCases, sw.Elapsed.TotalSeconds, CpuSeconds());
     }
@@ -230,6 +232,28 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
             var c = cases[i];
             int z = Overlay.BestSlice(c.Labels, c.Dims);
             Overlay.WriteSlice(Path.Combine(dir, $"case-{c.Id}-slice-{z}.png"), c.Image, c.Labels, predictions[i], c.Dims, z);
+        }
+    }
+
+    /// <summary>curves.png (loss; liver and lesion Dice per epoch): a picture must never end a run,
+    /// so a failure is one warning line.</summary>
+    private void WriteCurves(string outDir, IReadOnlyList<UNetEpoch> epochs)
+    {
+        try
+        {
+            Curves.WritePng(Path.Combine(outDir, "curves.png"),
+            [
+                new CurvePanel("training loss (Dice + CE)", [new CurveSeries("loss", epochs.Select(e => e.Loss).ToList(), Curves.Blue)]),
+                new CurvePanel("validation Dice",
+                [
+                    new CurveSeries("liver", epochs.Select(e => e.LiverDice).ToList(), Curves.Blue),
+                    new CurveSeries("lesion (per case)", epochs.Select(e => e.LesionDice).ToList(), Curves.Orange),
+                ]),
+            ]);
+        }
+        catch (Exception e)
+        {
+            log($"warning: could not write curves.png ({e.GetType().Name}: {e.Message}); training goes on");
         }
     }
 
