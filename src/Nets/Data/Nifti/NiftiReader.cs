@@ -156,59 +156,28 @@ public static class NiftiReader
     private static void Decode<T>(ReadOnlySpan<byte> src, Span<T> dst, NiftiDataType type, bool big, double slope, double inter, string path, long first)
         where T : unmanaged
     {
+        if (type is not (NiftiDataType.UInt8 or NiftiDataType.Int8 or NiftiDataType.Int16 or NiftiDataType.UInt16
+            or NiftiDataType.Int32 or NiftiDataType.Float32 or NiftiDataType.Float64))
+            throw new InvalidDataException($"{path}: datatype {(short)type} is not supported");
         bool scaled = slope != 1 || inter != 0;
-        switch (type)
+        for (int i = 0; i < dst.Length; i++)
         {
-            case NiftiDataType.UInt8:
-                for (int i = 0; i < dst.Length; i++) Store(dst, i, scaled ? src[i] * slope + inter : src[i], path, first);
-                break;
-            case NiftiDataType.Int8:
-                for (int i = 0; i < dst.Length; i++) Store(dst, i, scaled ? (sbyte)src[i] * slope + inter : (sbyte)src[i], path, first);
-                break;
-            case NiftiDataType.Int16:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    var s = src.Slice(2 * i, 2);
-                    double v = big ? BinaryPrimitives.ReadInt16BigEndian(s) : BinaryPrimitives.ReadInt16LittleEndian(s);
-                    Store(dst, i, scaled ? v * slope + inter : v, path, first);
-                }
-                break;
-            case NiftiDataType.UInt16:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    var s = src.Slice(2 * i, 2);
-                    double v = big ? BinaryPrimitives.ReadUInt16BigEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s);
-                    Store(dst, i, scaled ? v * slope + inter : v, path, first);
-                }
-                break;
-            case NiftiDataType.Int32:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    var s = src.Slice(4 * i, 4);
-                    double v = big ? BinaryPrimitives.ReadInt32BigEndian(s) : BinaryPrimitives.ReadInt32LittleEndian(s);
-                    Store(dst, i, scaled ? v * slope + inter : v, path, first);
-                }
-                break;
-            case NiftiDataType.Float32:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    var s = src.Slice(4 * i, 4);
-                    double v = big ? BinaryPrimitives.ReadSingleBigEndian(s) : BinaryPrimitives.ReadSingleLittleEndian(s);
-                    Store(dst, i, scaled ? v * slope + inter : v, path, first);
-                }
-                break;
-            case NiftiDataType.Float64:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    var s = src.Slice(8 * i, 8);
-                    double v = big ? BinaryPrimitives.ReadDoubleBigEndian(s) : BinaryPrimitives.ReadDoubleLittleEndian(s);
-                    Store(dst, i, scaled ? v * slope + inter : v, path, first);
-                }
-                break;
-            default:
-                throw new InvalidDataException($"{path}: datatype {(short)type} is not supported");
+            double v = Raw(src, i, type, big);
+            Store(dst, i, scaled ? v * slope + inter : v, path, first);
         }
     }
+
+    /// <summary>Voxel i of the stored data, in the file's type and byte order.</summary>
+    private static double Raw(ReadOnlySpan<byte> src, int i, NiftiDataType type, bool big) => type switch
+    {
+        NiftiDataType.UInt8 => src[i],
+        NiftiDataType.Int8 => (sbyte)src[i],
+        NiftiDataType.Int16 => big ? BinaryPrimitives.ReadInt16BigEndian(src[(2 * i)..]) : BinaryPrimitives.ReadInt16LittleEndian(src[(2 * i)..]),
+        NiftiDataType.UInt16 => big ? BinaryPrimitives.ReadUInt16BigEndian(src[(2 * i)..]) : BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]),
+        NiftiDataType.Int32 => big ? BinaryPrimitives.ReadInt32BigEndian(src[(4 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(src[(4 * i)..]),
+        NiftiDataType.Float32 => big ? BinaryPrimitives.ReadSingleBigEndian(src[(4 * i)..]) : BinaryPrimitives.ReadSingleLittleEndian(src[(4 * i)..]),
+        _ => big ? BinaryPrimitives.ReadDoubleBigEndian(src[(8 * i)..]) : BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]),
+    };
 
     private static void Store<T>(Span<T> dst, int i, double v, string path, long first) where T : unmanaged
     {
