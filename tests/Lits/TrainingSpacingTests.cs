@@ -141,6 +141,33 @@ public class TrainingSpacingTests
     }
 
     [Test]
+    public void PhantomsAreResampledOnlyWhenASpacingIsGiven()
+    {
+        // unet25d this time: the slice modes share the loader. Seed 1 (the default): training
+        // phantom 0 and the validation stream's first phantom.
+        var po = new PhantomOptions { X = 32, Y = 32, Z = 16 };
+        var first = PhantomGenerator.Generate(po, 1, 0);
+        var expected = Resampling.ShapeFor(first.Shape, first.Spacing, (24, 24, 32));
+        Assert.That(expected, Is.Not.EqualTo(first.Shape));
+        var run = Path.Combine(_dir, "run");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        string[] common = ["train", "unet25d", "--device", "cpu", "--data", "phantom", "--cases", "1", "--val-cases", "1", "--size", "32,32,16",
+            "--patch", "8,8", "--width", "2", "--depth", "1", "--batch", "2", "--epochs", "1", "--steps-per-epoch", "1"];
+        int code = Program.Run([.. common, "--out", run, "--spacing", "24,24,32"], stdout, stderr);
+        Assert.That(code, Is.EqualTo(0), stderr.ToString() + stdout);
+        Assert.That(stdout.ToString(), Does.Contain("training spacing 24.00,24.00,32.00 mm (--spacing): phantoms resampled from their generator spacing to " +
+            TrainingSpacing.Format(expected)));
+        Assert.That(Extra(Path.Combine(run, "checkpoint.safetensors"))[TrainingSpacing.MetadataKey], Is.EqualTo("24,24,32"));
+
+        stdout = new StringWriter();
+        code = Program.Run([.. common, "--out", run + "-native"], stdout, stderr);
+        Assert.That(code, Is.EqualTo(0), stderr.ToString() + stdout);
+        Assert.That(stdout.ToString(), Does.Contain("training spacing: native (each phantom keeps its generator spacing)"));
+        Assert.That(Extra(Path.Combine(run + "-native", "checkpoint.safetensors"))[TrainingSpacing.MetadataKey], Is.EqualTo("native"));
+    }
+
+    [Test]
     public void DefaultSpacingIsTheMedianOfTheTrainingCases()
     {
         var data = Path.Combine(_dir, "data");
