@@ -101,8 +101,9 @@ public class TrainingSpacingTests
     public void MemoryEstimateCountsKeptCasesLoadingPeakAndValidation()
     {
         // Two cases of 1000 native voxels prepared to 500 (one of them validation): kept 2·500·5,
-        // loading peak (1000 + 500)·5, validation 500·32.
-        Assert.That(TrainingMemory.Estimate([1000, 1000], [500, 500], [500]), Is.EqualTo(5000 + 7500 + 16000));
+        // loading peak 1000·6 + 500·5, validation 500·32.
+        Assert.That(TrainingMemory.Estimate([1000, 1000], [500, 500], [500]), Is.EqualTo(5000 + 8500 + 16000));
+        Assert.That(TrainingMemory.Estimate([4000, 1000], [500, 500], [500]), Is.EqualTo(5000 + 26500 + 16000), "the largest case sets the loading peak");
     }
 
     [TestCase("0.8,0.8")]
@@ -208,11 +209,11 @@ public class TrainingSpacingTests
         var data = Path.Combine(_dir, "data");
         for (int i = 0; i < 4; i++) WritePhantom(data, i, (0.8, 0.8, 2.5));
         // Native 32×32×8 = 8192 voxels a case; with one validation case the estimate is
-        // n·8192·5 + 16384·5 + 8192·32 bytes: 507904 for 4 cases, 466944 for 3, 425984 for 2.
+        // n·8192·5 + 8192·(6 + 5) + 8192·32 bytes: 516096 for 4 cases, 475136 for 3, 434176 for 2.
         string limit = (450_000 / (double)(1L << 30)).ToString("R", CultureInfo.InvariantCulture);
         var (code, stdout, stderr) = Train(data, Path.Combine(_dir, "run"), "--spacing", "native", "--max-memory", limit);
         Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout);
-        Assert.That(stderr, Does.Contain("the 4 cases").And.Contain("need about 0.48 MiB").And.Contain("--max-memory"));
+        Assert.That(stderr, Does.Contain("the 4 cases").And.Contain("need about 0.49 MiB").And.Contain("--max-memory"));
         Assert.That(stderr, Does.Contain("--max-cases 2 (the first 2 cases fit)").And.Contain("coarser spacing"));
         Assert.That(stdout, Does.Not.Contain("case 1 of"), "refused before any case was read");
 

@@ -95,13 +95,18 @@ public static class TrainingMemory
 
     public static long DefaultLimit() => (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * DefaultFraction);
 
+    /// <summary>Held per native voxel while a case is read and resampled: the float32 image (a
+    /// .nii.gz grows its array by doubling, so up to 1.5 times that while reading) and the labels.</summary>
+    public const long BytesPerNativeVoxelLoading = 6;
+
     /// <summary>All prepared cases kept, plus the transient peak of loading the largest one
     /// (its native image and labels next to the prepared copies), plus validating the largest
     /// validation case whole.</summary>
     public static long Estimate(IReadOnlyList<long> nativeVoxels, IReadOnlyList<long> preparedVoxels, IEnumerable<long> validationPreparedVoxels)
     {
         long kept = preparedVoxels.Sum() * BytesPerPreparedVoxel;
-        long loading = nativeVoxels.Count == 0 ? 0 : nativeVoxels.Zip(preparedVoxels, (n, p) => (n + p) * BytesPerPreparedVoxel).Max();
+        long loading = nativeVoxels.Count == 0 ? 0
+            : nativeVoxels.Zip(preparedVoxels, (n, p) => n * BytesPerNativeVoxelLoading + p * BytesPerPreparedVoxel).Max();
         long validation = validationPreparedVoxels.DefaultIfEmpty(0).Max() * BytesPerInferenceVoxel;
         return kept + loading + validation;
     }
