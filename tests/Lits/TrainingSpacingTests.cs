@@ -232,6 +232,18 @@ public class TrainingSpacingTests
     }
 
     [Test]
+    public void OversizedPhantomRequestsAreRefusedBeforeGenerating()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, "--cases", "2", "--val-cases", "1", "--size", "32,32,16",
+            "--max-memory", "0.0001"], stdout, stderr);
+        Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout.ToString());
+        Assert.That(stderr.ToString(), Does.Contain("3 phantoms of 32×32×16 voxels need about").And.Contain("--cases").And.Contain("coarser --spacing"));
+        Assert.That(stdout.ToString(), Does.Not.Contain("generated"));
+    }
+
+    [Test]
     public void MaxCasesBelowTwoAndOnPhantomsAreRefused()
     {
         var data = Path.Combine(_dir, "data");

@@ -198,7 +198,8 @@ public static class TrainUnet
             var h = headers[i];
             log($"case {i + 1} of {cases.Count} ({Path.GetFileName(c.VolumePath)}): {TrainingSpacing.Format(h.Shape)} at {TrainingSpacing.Format(h.Spacing)} mm" +
                 (target is null ? "" : $" → {sc.Dims[2]}×{sc.Dims[1]}×{sc.Dims[0]} at {TrainingSpacing.Format((sc.Spacing[2], sc.Spacing[1], sc.Spacing[0]))} mm") +
-                string.Create(CultureInfo.InvariantCulture, $", {t0.Elapsed.TotalSeconds:0.0} s ({total.Elapsed.TotalSeconds:0} s so far)"));
+                string.Create(CultureInfo.InvariantCulture, $", {t0.Elapsed.TotalSeconds:0.0} s ({total.Elapsed.TotalSeconds:0} s so far") +
+                (i + 1 < cases.Count ? $", about {TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / (i + 1) * (cases.Count - i - 1)):h\\:mm\\:ss} to go)" : ")"));
         }
         log($"read {all.Count} cases from {dir}: {nTrain} for training, {v} for validation");
         return new UnetData(all.Take(nTrain).ToList(), all.Skip(nTrain).ToList(), target);
