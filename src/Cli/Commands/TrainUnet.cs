@@ -134,7 +134,8 @@ public static class TrainUnet
         // Phantoms keep their generator spacing (drawn per case) unless --spacing is given.
         var target = prep.Spacing is null ? null : TrainingSpacing.Parse(prep.Spacing);
         // The spacing is drawn per case while generating, so the estimate uses the middle of the ranges.
-        var typical = po.Spacing ?? ((po.FovMm.Min + po.FovMm.Max) / 2 / po.X, (po.FovMm.Min + po.FovMm.Max) / 2 / po.Y, (po.ZCoverageMm.Min + po.ZCoverageMm.Max) / 2 / po.Z);
+        double inPlane = (po.FovMm.Min + po.FovMm.Max) / 2 / Math.Max(po.X, po.Y); // the generator's rule: square pixels over the larger side
+        var typical = po.Spacing ?? (inPlane, inPlane, (po.ZCoverageMm.Min + po.ZCoverageMm.Max) / 2 / po.Z);
         var shape = TrainingSpacing.PreparedShape((po.X, po.Y, po.Z), typical, target);
         long native = (long)po.X * po.Y * po.Z, prepared = (long)shape.X * shape.Y * shape.Z;
         long need = TrainingMemory.Estimate(Enumerable.Repeat(native, nTrain + nVal).ToList(), Enumerable.Repeat(prepared, nTrain + nVal).ToList(), [prepared]);
