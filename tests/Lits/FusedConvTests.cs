@@ -136,10 +136,10 @@ public class FusedConvTests
     }
 
     /// <summary>A small batch-norm U-Net with non-trivial running statistics and affine parameters.</summary>
-    private static UNet BatchNormUNet()
+    private static UNet BatchNormUNet(int dims = 3)
     {
         Rng.Seed(5);
-        var net = new UNet(new UNetConfig { BaseWidth = 3, Depth = 2, Norm = UNetNorm.Batch });
+        var net = new UNet(new UNetConfig { Dims = dims, BaseWidth = 3, Depth = 2, Norm = UNetNorm.Batch });
         using (Grad.NoGrad())
             foreach (var (name, t) in net.StateDict())
             {
@@ -158,16 +158,16 @@ public class FusedConvTests
 
     // ilgpu-cpu compiles and simulates every kernel of the U-Net (about 6 s): Slow; the fast
     // ConvFusedMatchesTheComposedOps("ilgpu-cpu") covers its fused kernel in the default run.
-    [TestCase("cpu"), TestCase("ilgpu-cpu", Category = "Slow")]
-    public void UNetWithBatchNormInEvalGivesTheSameOutputFusedAndUnfused(string deviceName)
+    [TestCase("cpu", 3), TestCase("cpu", 2), TestCase("ilgpu-cpu", 3, Category = "Slow")]
+    public void UNetWithBatchNormInEvalGivesTheSameOutputFusedAndUnfused(string deviceName, int dims)
     {
         var device = Dev(deviceName);
         using var scope = TensorScope.Begin();
-        using var net = BatchNormUNet();
+        using var net = BatchNormUNet(dims);
         net.To(device);
         net.Eval();
         // ilgpu-cpu simulates every GPU thread: one image there (eval-mode batch norm is per sample anyway).
-        var x = Tensor.Randn([deviceName == "cpu" ? 2 : 1, 1, 8, 4, 8], device: device);
+        var x = Tensor.Randn(dims == 3 ? [deviceName == "cpu" ? 2 : 1, 1, 8, 4, 8] : [2, 1, 12, 8], device: device);
         Tensor fused, unfused;
         long calls;
         using (Grad.NoGrad())
@@ -186,7 +186,7 @@ public class FusedConvTests
         var e = unfused.ToDoubles();
         double max = e.Max(Math.Abs);
         Assert.That(max, Is.GreaterThan(0));
-        Approx.Equal(e, fused.ToDoubles(), 1e-5, 1e-5 * max, $"{deviceName} U-Net logits");
+        Approx.Equal(e, fused.ToDoubles(), 1e-5, 1e-5 * max, $"{deviceName} {dims}-D U-Net logits");
     }
 
     [Test]
