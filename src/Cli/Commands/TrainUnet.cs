@@ -77,7 +77,7 @@ public static class TrainUnet
         return cmd;
     }
 
-    private static (List<SegmentationCase> Train, List<SegmentationCase> Val) LoadData(string spec, int nTrain, int nVal, string size,
+    internal static (List<SegmentationCase> Train, List<SegmentationCase> Val) LoadData(string spec, int nTrain, int nVal, string size,
         ulong seed, HuWindow window, Action<string> log)
     {
         if (spec == "phantom")
