@@ -27,13 +27,13 @@ public sealed record CascadeTrainOptions
     /// <summary>The liver stage: background vs liver on the downsampled volume; the 3-D default patch
     /// covers a whole downsampled 96×96×48 phantom.</summary>
     public static UNetTrainOptions DefaultLiver(UNetMode mode) => mode == UNetMode.Unet3d
-        ? new() { Mode = mode, Classes = 2, Patch = [24, 48, 48], BaseWidth = 8, Depth = 3, Batch = 2, Epochs = 5, StepsPerEpoch = 60, ForegroundFraction = 0.5 }
-        : new() { Mode = mode, Classes = 2, Patch = [48, 48], BaseWidth = 16, Depth = 4, Batch = 8, Epochs = 5, StepsPerEpoch = 60, ForegroundFraction = 0.5 };
+        ? new() { Mode = mode, Context = 0, Classes = 2, Patch = [24, 48, 48], BaseWidth = 8, Depth = 3, Batch = 2, Epochs = 5, StepsPerEpoch = 60, ForegroundFraction = 0.5 }
+        : new() { Mode = mode, Context = mode == UNetMode.Unet25d ? 1 : 0, Classes = 2, Patch = [48, 48], BaseWidth = 16, Depth = 4, Batch = 8, Epochs = 5, StepsPerEpoch = 60, ForegroundFraction = 0.5 };
 
     /// <summary>The tumour stage: background, liver, tumour at full resolution inside the liver box.</summary>
     public static UNetTrainOptions DefaultTumour(UNetMode mode) => mode == UNetMode.Unet3d
-        ? new() { Mode = mode, Patch = [32, 48, 48], BaseWidth = 8, Depth = 3, Batch = 2, Epochs = 12, StepsPerEpoch = 150, ForegroundFraction = 0.67, LesionFraction = 0.6 }
-        : new() { Mode = mode, Patch = [64, 64], BaseWidth = 16, Depth = 4, Batch = 8, Epochs = 12, StepsPerEpoch = 100, ForegroundFraction = 0.67, LesionFraction = 0.6 };
+        ? new() { Mode = mode, Context = 0, Patch = [32, 48, 48], BaseWidth = 8, Depth = 3, Batch = 2, Epochs = 12, StepsPerEpoch = 150, ForegroundFraction = 0.67, LesionFraction = 0.6 }
+        : new() { Mode = mode, Context = mode == UNetMode.Unet25d ? 1 : 0, Patch = [64, 64], BaseWidth = 16, Depth = 4, Batch = 8, Epochs = 12, StepsPerEpoch = 100, ForegroundFraction = 0.67, LesionFraction = 0.6 };
 
     public void Validate()
     {
@@ -44,6 +44,8 @@ public sealed record CascadeTrainOptions
         if (Tumour.Classes != 3) throw new ArgumentException($"the tumour stage has 3 classes (background, liver, tumour), got {Tumour.Classes}");
         if (Liver.Mode == UNetMode.Unet25d && Tumour.Mode == UNetMode.Unet25d && Liver.Context != Tumour.Context)
             throw new ArgumentException($"both 2.5D stages need the same --context (liver {Liver.Context}, tumour {Tumour.Context})");
+        if ((Liver.Mode != UNetMode.Unet25d && Liver.Context != 0) || (Tumour.Mode != UNetMode.Unet25d && Tumour.Context != 0))
+            throw new ArgumentException("a context (adjacent slices) belongs to unet25d stages only; set it to 0 for unet3d and unet2d");
         Stage("liver", Liver);
         Stage("tumour", Tumour);
 
