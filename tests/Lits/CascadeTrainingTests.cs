@@ -57,6 +57,7 @@ public class CascadeTrainingTests
             Assert.That(m["liver.downsample"], Is.EqualTo("2"));
             Assert.That(m["margin"], Is.EqualTo("1,2,2"));
             Assert.That(m["jitter"], Is.EqualTo("1,2,2"));
+            Assert.That(m[TrainingSpacing.MetadataKey], Is.EqualTo(TrainingSpacing.Native), "phantoms keep their own spacing, as in train unet3d");
             Assert.That(m.ContainsKey("window_low") && m.ContainsKey("window_high"), Is.True);
             Assert.That(c.Model.Tensors.Keys.Any(k => k.StartsWith("liver.", StringComparison.Ordinal)), Is.True);
             Assert.That(c.Model.Tensors.Keys.Any(k => k.StartsWith("tumour.", StringComparison.Ordinal)), Is.True);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Kernels.Nets.Data.Lits;
 using Kernels.Nets.Models.Lits;
 using Spectre.Console;
 
@@ -18,6 +19,10 @@ public static class TrainCascade
         var cases = new Option<int>("--cases") { Description = "Phantom training cases", DefaultValueFactory = _ => 40 };
         var valCases = new Option<int>("--val-cases") { Description = "Held-out phantom cases (lits: the last fifth of the cases)", DefaultValueFactory = _ => 4 };
         var size = new Option<string>("--size") { Description = "Phantom size X,Y,Z in voxels", DefaultValueFactory = _ => "96,96,48" };
+        var spacing = new Option<string?>("--spacing")
+        {
+            Description = "Voxel spacing X,Y,Z in mm every case is resampled to (as train unet3d; `kernels segment` resamples to it), or native to keep each case's own",
+        };
         var downsample = new Option<int>("--downsample") { Description = "Stage 1 (liver) sees the volume downsampled by this factor per axis (1 = full resolution)", DefaultValueFactory = _ => 2 };
         var liverModel = new Option<string>("--liver-model") { Description = "Stage 1 network: unet3d, unet2d or unet25d", DefaultValueFactory = _ => "unet3d" };
         var tumourModel = new Option<string>("--tumour-model") { Description = "Stage 2 network: unet3d, unet2d or unet25d", DefaultValueFactory = _ => "unet3d" };
@@ -38,7 +43,7 @@ public static class TrainCascade
         var outDir = new Option<string>("--out") { Description = "Directory for checkpoint.safetensors (best), metrics.json, curves.png and overlays/", DefaultValueFactory = _ => "runs/cascade" };
         var cmd = new Command("cascade", "Train the LiTS cascade: a liver U-Net on downsampled volumes, then a liver/tumour U-Net inside the liver's box")
         {
-            data, cases, valCases, size, downsample, liverModel, tumourModel, liverEpochs, liverSteps, liverPatch, liverBatch,
+            data, cases, valCases, size, spacing, downsample, liverModel, tumourModel, liverEpochs, liverSteps, liverPatch, liverBatch,
             tumourEpochs, tumourSteps, tumourPatch, tumourBatch, width, depth, context, margin, jitter, lr, outDir,
         };
         cmd.SetAction(parse =>
@@ -68,7 +73,11 @@ public static class TrainCascade
             };
             o.Validate();
             void Log(string line) => cli.Out.MarkupLine(Markup.Escape(line));
-            var (train, val) = TrainUnet.LoadData(parse.GetValue(data)!, parse.GetValue(cases), parse.GetValue(valCases), parse.GetValue(size)!, o.Seed, window, Log);
+            var loaded = TrainUnet.Load(parse.GetValue(data)!, parse.GetValue(cases), parse.GetValue(valCases), parse.GetValue(size)!, o.Seed, window, Log,
+                new UnetDataOptions { Spacing = parse.GetValue(spacing) });
+            var (train, val) = (loaded.Train, loaded.Val);
+            // As train unet3d: `kernels segment` brings an input to the spacing the cascade was trained at.
+            o = o with { Metadata = new Dictionary<string, string>(o.Metadata) { [TrainingSpacing.MetadataKey] = TrainingSpacing.ToText(loaded.Spacing) } };
             var dir = parse.GetValue(outDir)!;
             var result = new CascadeTrainer(o, run.Device, Log).Run(train, val, dir);
             foreach (var c in result.Cases)
