@@ -7,7 +7,7 @@
 #   kernels.txt   (a) kernels info; (b) selftest --device cuda / cpu / emu
 #   tests.txt     (c) the NUnit tests through the test assembly's own runner (runtime only)
 #   bench.txt     (d) `kernels bench` and the PyTorch peers on the GPU, and the ratio table
-#   train.txt     (e) `kernels train cnn` and `kernels train ml-decoder` on the GPU (+ their metrics JSON)
+#   train.txt     (e) `kernels train cnn`, `train ml-decoder`, `train unet3d`, `train cascade` + `segment`, short, on the GPU (+ metrics JSON)
 #   summary.txt   one line per step: name, exit code, seconds
 # No step aborts the script; each has its own timeout. Budget: about 7 minutes in all.
 # Here (no GPU) it can be dry-run: OUT=/tmp/devcheck-out bash scripts/device-check/run.sh
@@ -133,6 +133,8 @@ step "train ml-decoder $BDEV" "$T" 150 dotnet "$CLI" train ml-decoder --device "
 cp /tmp/devcheck-mld/metrics.json "$OUT/train-mld-metrics.json" 2>/dev/null || true
 # The 3-D U-Net on phantoms (issue 5), shortened: 2 epochs; its metrics go into train.txt.
 step "train unet3d $BDEV" "$T" 120 sh -c "dotnet $CLI train unet3d --device $BDEV --seed 1 --epochs 2 --out /tmp/devcheck-unet && cat /tmp/devcheck-unet/metrics.json"
+# The cascade (both stages), shortened; then `segment` with its checkpoint on a phantom.
+step "train cascade $BDEV" "$T" 120 sh -c "dotnet $CLI train cascade --device $BDEV --seed 1 --liver-epochs 1 --liver-steps 20 --tumour-epochs 1 --tumour-steps 30 --out /tmp/devcheck-cascade && dotnet $CLI phantom --out /tmp/devcheck-ph --cases 1 --seed 77 && dotnet $CLI segment --device $BDEV --checkpoint /tmp/devcheck-cascade/checkpoint.safetensors --volume /tmp/devcheck-ph/volume-0.nii --out /tmp/devcheck-ph/pred-0.nii.gz"
 note "total $(( $(date +%s) - T_START ))s; files: $(ls "$OUT" | tr '\n' ' ')"
 cat "$SUMMARY"
 exit 0
