@@ -9,7 +9,8 @@ namespace Kernels.Cli.Commands;
 /// <summary>`kernels segment --checkpoint FILE --volume IN.nii[.gz] --out OUT.nii.gz`: segments a
 /// CT volume (HU) with a `kernels train unet*` checkpoint (sliding window, the cascade when the
 /// checkpoint holds one, post-processing) and writes labels 0/1/2 as uint8 with the input's
-/// shape, spacing and affine.</summary>
+/// shape, spacing and affine. A checkpoint that records its training spacing gets the volume
+/// resampled to it (trilinear) and the labels resampled back (nearest).</summary>
 public static class SegmentCommand
 {
     public static Command Create(CliContext cli)
@@ -33,7 +34,8 @@ public static class SegmentCommand
             var image = NiftiReader.Read(inPath);
             var (x, y, z) = image.Shape;
             var sw = Stopwatch.StartNew();
-            var labels = model.SegmentHu(image.Data, [z, y, x]);
+            // Brought to the model's training spacing and back when it has one: the output keeps the input's grid.
+            var labels = model.SegmentImage(image, line => cli.Out.MarkupLine(Markup.Escape(line)));
             NiftiWriter.WriteLike(outPath, image, labels, NiftiDataType.UInt8);
             long liver = labels.LongCount(l => l >= 1), tumour = labels.LongCount(l => l == 2);
             cli.Out.MarkupLine(Markup.Escape($"segmented {inPath} ({x}×{y}×{z}) with a {model.Kind} in {sw.Elapsed.TotalSeconds:0.0} s: " +

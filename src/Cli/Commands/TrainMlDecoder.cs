@@ -21,7 +21,7 @@ public static class TrainMlDecoder
         var backbone = new Option<string>("--backbone") { Description = "tiny-tresnet, resnet18 or resnet50", DefaultValueFactory = _ => d.Backbone };
         var head = new Option<string>("--head") { Description = "ml-decoder or gap (global average pooling baseline)", DefaultValueFactory = _ => d.Head };
         var groups = new Option<int>("--groups") { Description = "Queries K (-1: min(100, N))", DefaultValueFactory = _ => d.Groups };
-        var embed = new Option<int>("--embed-dim") { Description = "Decoder width D (the paper: 768)", DefaultValueFactory = _ => d.EmbedDim };
+        var embed = new Option<int>("--embed-dim") { Description = "Decoder width D (the paper: 768, on 2048-channel backbones)", DefaultValueFactory = _ => d.EmbedDim };
         var ffn = new Option<int>("--feed-forward") { Description = "Decoder feed-forward width (the paper: 2048)", DefaultValueFactory = _ => d.FeedForward };
         var size = new Option<int>("--image-size") { Description = "Image side in pixels (multiple of 32)", DefaultValueFactory = _ => d.ImageSize };
         var epochs = new Option<int>("--epochs") { Description = "Epochs", DefaultValueFactory = _ => d.Epochs };

@@ -20,11 +20,15 @@ public static class Resampling
         return (N(shape.X, spacing.X, target.X), N(shape.Y, spacing.Y, target.Y), N(shape.Z, spacing.Z, target.Z));
     }
 
-    /// <summary>Trilinear resampling to <paramref name="dst"/>.</summary>
-    public static float[] Linear(ReadOnlySpan<float> src, (int X, int Y, int Z) shape, (int X, int Y, int Z) dst)
+    /// <summary>Trilinear resampling to <paramref name="dst"/> (copies the span first; pass an array to avoid that).</summary>
+    public static float[] Linear(ReadOnlySpan<float> src, (int X, int Y, int Z) shape, (int X, int Y, int Z) dst) =>
+        Linear(src.ToArray(), shape, dst);
+
+    /// <summary>Trilinear resampling to <paramref name="dst"/>, reading the array in place (no copy
+    /// of a possibly gigabyte-sized input).</summary>
+    public static float[] Linear(float[] input, (int X, int Y, int Z) shape, (int X, int Y, int Z) dst)
     {
-        Check(src.Length, shape, dst);
-        var input = src.ToArray();
+        Check(input.Length, shape, dst);
         var output = new float[(long)dst.X * dst.Y * dst.Z];
         var (ix, wx) = Weights(shape.X, dst.X);
         var (iy, wy) = Weights(shape.Y, dst.Y);
@@ -59,11 +63,14 @@ public static class Resampling
         return output;
     }
 
-    /// <summary>Nearest-neighbour resampling to <paramref name="dst"/> (labels).</summary>
-    public static T[] Nearest<T>(ReadOnlySpan<T> src, (int X, int Y, int Z) shape, (int X, int Y, int Z) dst) where T : unmanaged
+    /// <summary>Nearest-neighbour resampling to <paramref name="dst"/> (labels; copies the span first).</summary>
+    public static T[] Nearest<T>(ReadOnlySpan<T> src, (int X, int Y, int Z) shape, (int X, int Y, int Z) dst) where T : unmanaged =>
+        Nearest(src.ToArray(), shape, dst);
+
+    /// <summary>Nearest-neighbour resampling to <paramref name="dst"/>, reading the array in place.</summary>
+    public static T[] Nearest<T>(T[] input, (int X, int Y, int Z) shape, (int X, int Y, int Z) dst) where T : unmanaged
     {
-        Check(src.Length, shape, dst);
-        var input = src.ToArray();
+        Check(input.Length, shape, dst);
         var output = new T[(long)dst.X * dst.Y * dst.Z];
         var ix = NearestIndex(shape.X, dst.X);
         var iy = NearestIndex(shape.Y, dst.Y);
@@ -106,7 +113,7 @@ public static class Resampling
         new(Header(image.Header, dst), Linear(image.Data, image.Shape, dst), image.Path);
 
     public static NiftiImage<byte> LabelsToShape(NiftiImage<byte> labels, (int X, int Y, int Z) dst) =>
-        new(Header(labels.Header, dst), Nearest<byte>(labels.Data, labels.Shape, dst), labels.Path);
+        new(Header(labels.Header, dst), Nearest(labels.Data, labels.Shape, dst), labels.Path);
 
     private static NiftiHeader Header(NiftiHeader h, (int X, int Y, int Z) dst)
     {

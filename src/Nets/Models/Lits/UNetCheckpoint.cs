@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kernels.Nets.Data.Lits;
+using Kernels.Nets.Data.Nifti;
 using Kernels.Nets.IO;
 
 namespace Kernels.Nets.Models.Lits;
@@ -32,21 +33,43 @@ public sealed class LoadedSegmenter : IDisposable
 {
     private readonly List<UNet> _nets = new();
 
-    private LoadedSegmenter(string kind, HuWindow window)
+    private LoadedSegmenter(string kind, HuWindow window, (double X, double Y, double Z)? spacing)
     {
         Kind = kind;
         Window = window;
+        Spacing = spacing;
     }
 
     /// <summary>unet3d, unet2d, unet25d or cascade.</summary>
     public string Kind { get; }
     public HuWindow Window { get; }
 
+    /// <summary>The voxel spacing (mm, x, y, z) the model was trained at; null when the
+    /// checkpoint says "native" or predates the key (inputs are then segmented as they are).</summary>
+    public (double X, double Y, double Z)? Spacing { get; }
+
     /// <summary>Preprocessed image [D, H, W] → post-processed labels [D, H, W].</summary>
     public Func<float[], int[], byte[]> Segment { get; private set; } = (_, _) => throw new InvalidOperationException("not loaded");
 
     /// <summary>HU volume [D, H, W] → labels: the window, then <see cref="Segment"/>.</summary>
     public byte[] SegmentHu(float[] hu, int[] dims) => Segment(Window.Apply(hu), dims);
+
+    /// <summary>An HU volume on its own grid → labels on exactly that grid. When the model has a
+    /// training spacing that gives the input another grid, the image is resampled to it
+    /// (trilinear), segmented there, and the labels are resampled back (nearest) onto the input's
+    /// grid; <paramref name="log"/> hears what was done.</summary>
+    public byte[] SegmentImage(NiftiImage<float> image, Action<string>? log = null)
+    {
+        var shape = image.Shape;
+        var dst = TrainingSpacing.PreparedShape(shape, image.Spacing, Spacing);
+        if (dst == shape) return SegmentHu(image.Data, [shape.Z, shape.Y, shape.X]);
+        var resampled = Resampling.Linear(image.Data, shape, dst);
+        var s = image.Spacing;
+        log?.Invoke($"resampled the input from {TrainingSpacing.Format(shape)} at {TrainingSpacing.Format(s)} mm to {TrainingSpacing.Format(dst)} at " +
+                    $"{TrainingSpacing.Format((s.X * shape.X / dst.X, s.Y * shape.Y / dst.Y, s.Z * shape.Z / dst.Z))} mm (the training spacing {TrainingSpacing.Format(Spacing!.Value)} mm); labels resampled back (nearest)");
+        var labels = SegmentHu(resampled, [dst.Z, dst.Y, dst.X]);
+        return Resampling.Nearest<byte>(labels, dst, shape);
+    }
 
     internal void Own(UNet net) => _nets.Add(net);
 
@@ -63,7 +86,7 @@ public sealed class LoadedSegmenter : IDisposable
         if (kind is not ("unet3d" or "unet2d" or "unet25d" or "cascade"))
             throw new InvalidDataException($"{path}: the checkpoint holds a '{kind}' model (first tensor 'model.{first}'), not a U-Net; use one written by `kernels train unet3d|unet2d|unet25d`");
         var window = HuWindow.FromMetadata(extra, path);
-        var result = new LoadedSegmenter(kind, window);
+        var result = new LoadedSegmenter(kind, window, TrainingSpacing.FromMetadata(extra, path));
         try
         {
             if (kind == "cascade")
