@@ -11,7 +11,7 @@ namespace Kernels.Benchmarks;
 [Config(typeof(QuickConfig))]
 public class ConvBenchmarks
 {
-    private IBenchWorkload _conv2d = null!, _conv3d = null!, _conv3dBackward = null!;
+    private IBenchWorkload _conv2d = null!, _conv3d = null!, _conv3dBackward = null!, _layerUnfused = null!, _layerFused = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -20,6 +20,8 @@ public class ConvBenchmarks
         _conv2d = Create("conv2d fwd b8 64->64 56^2 k3");
         _conv3d = Create("conv3d fwd b2 32->32 32^3 k3");
         _conv3dBackward = Create("conv3d bwd b2 32->32 32^3 k3");
+        _layerUnfused = Create("conv3d+bn+lrelu unfused b2 32->32 32^3 k3");
+        _layerFused = Create("conv3d+bn+lrelu fused b2 32->32 32^3 k3");
     }
 
     private static IBenchWorkload Create(string name) => BenchCases.All.Single(c => c.Name == name).Create(Device.Cpu);
@@ -34,11 +36,21 @@ public class ConvBenchmarks
     [Benchmark(Description = "conv3d bwd b2 32->32 32^3 k3")]
     public void Conv3dBackward() => _conv3dBackward.Run();
 
+    /// <summary>The U-Net's inference layer (conv → batch norm → LeakyReLU) as three kernels, and
+    /// as one forward with the norm folded into the epilogue (decision 0019).</summary>
+    [Benchmark(Description = "conv3d+bn+lrelu unfused b2 32->32 32^3 k3")]
+    public void Conv3dBnLeakyReluUnfused() => _layerUnfused.Run();
+
+    [Benchmark(Description = "conv3d+bn+lrelu fused b2 32->32 32^3 k3")]
+    public void Conv3dBnLeakyReluFused() => _layerFused.Run();
+
     [GlobalCleanup]
     public void Cleanup()
     {
         _conv2d.Dispose();
         _conv3d.Dispose();
         _conv3dBackward.Dispose();
+        _layerUnfused.Dispose();
+        _layerFused.Dispose();
     }
 }

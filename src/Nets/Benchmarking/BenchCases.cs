@@ -1,9 +1,11 @@
 using Kernels.Nets.Models.MlDecoder;
 using Kernels.Nets.Modules;
+using Kernels.Ops.Activation;
 using Kernels.Ops.AsymmetricLoss;
 using Kernels.Nets.Optim;
 using Kernels.Ops.Conv;
 using Kernels.Ops.Gemm;
+using Kernels.Ops.Norm;
 using F = Kernels.Nets.Functional;
 
 namespace Kernels.Nets.Benchmarking;
@@ -39,6 +41,12 @@ public static class BenchCases
             d => new ConvPassWorkload(d, Conv3dShape, weights: false)),
         new("conv3d bwd-weights b2 32->32 32^3 k3", "conv", ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
             d => new ConvPassWorkload(d, Conv3dShape, weights: true)),
+        // The U-Net's inference layer conv → batch norm (running statistics) → LeakyReLU(0.01): three
+        // kernels, or one fused forward with the norm folded into its epilogue (decision 0019).
+        new("conv3d+bn+lrelu unfused b2 32->32 32^3 k3", "conv", ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
+            d => new ConvBnActWorkload(d, Conv3dShape, fused: false)),
+        new("conv3d+bn+lrelu fused b2 32->32 32^3 k3", "conv", ConvFlops(2, 32, 32 * 32 * 32, 32, 27),
+            d => new ConvBnActWorkload(d, Conv3dShape, fused: true)),
         new("train step cnn b32 32x32", "train_step",
             3 * (ConvFlops(32, 32, 32 * 32, 3, 9) + ConvFlops(32, 64, 16 * 16, 32, 9) + 2.0 * 32 * 64 * 10),
             TrainStepWorkload.Cnn),
@@ -226,6 +234,64 @@ public static class BenchCases
         public void Dispose()
         {
             foreach (var t in new[] { _x, _w, _dy, _dx, _dw }) t.Dispose();
+        }
+    }
+
+    /// <summary>conv (+ bias) → inference batch norm → LeakyReLU(0.01) at kernel level, outputs reused:
+    /// unfused, the three families' kernels one after another (conv, INorm.BatchForward with running
+    /// statistics, IActivation); fused, one IConv.ForwardFused with the bias and norm folded into a
+    /// per-channel scale / shift (folded once at setup, as an inference model would).</summary>
+    public sealed class ConvBnActWorkload : IBenchWorkload
+    {
+        private const double Eps = 1e-5, Slope = 0.01;
+        private readonly ConvShape _s;
+        private readonly bool _fused;
+        private readonly IConv _conv;
+        private readonly INorm _norm;
+        private readonly IActivation _act;
+        private readonly Tensor _x, _w, _bias, _gamma, _beta, _mean, _var, _scale, _shift, _y, _z, _out, _saveMean, _saveInv;
+
+        public ConvBnActWorkload(Device device, ConvShape shape, bool fused)
+        {
+            _s = shape;
+            _fused = fused;
+            _conv = device.Kernels.Get<IConv>();
+            _norm = device.Kernels.Get<INorm>();
+            _act = device.Kernels.Get<IActivation>();
+            int c = shape.OutChannels;
+            int[] ys = [shape.Batch, c, .. shape.OutSize];
+            _x = Tensor.Randn([shape.Batch, shape.InChannels, .. shape.InSize], device: device);
+            _w = Tensor.Randn([c, shape.InChannels / shape.Groups, .. shape.Kernel], std: 0.05, device: device);
+            _bias = Tensor.Randn([c], std: 0.1, device: device);
+            _gamma = Tensor.Rand([c], 0.5, 1.5, device: device);
+            _beta = Tensor.Randn([c], std: 0.1, device: device);
+            _mean = Tensor.Randn([c], std: 0.1, device: device);
+            _var = Tensor.Rand([c], 0.5, 2, device: device);
+            (_scale, _shift) = F.FoldBatchNorm(_bias, _gamma, _beta, _mean, _var, Eps);
+            _y = Tensor.Zeros(ys, device: device);
+            _z = Tensor.Zeros(ys, device: device);
+            _out = Tensor.Zeros(ys, device: device);
+            _saveMean = Tensor.Zeros([c], device: device);
+            _saveInv = Tensor.Zeros([c], device: device);
+        }
+
+        public void Run()
+        {
+            if (_fused)
+            {
+                _conv.ForwardFused(_s, _x.Buffer, _w.Buffer, null, _out.Buffer, ActivationKind.LeakyRelu, Slope, _scale.Buffer, _shift.Buffer);
+                return;
+            }
+            _conv.Forward(_s, _x.Buffer, _w.Buffer, _bias.Buffer, _y.Buffer);
+            _norm.BatchForward(new BatchNormShape(_s.Batch, _s.OutChannels, (int)_s.OutSpatial), false, 0, Eps, _y.Buffer,
+                _gamma.Buffer, _beta.Buffer, _mean.Buffer, _var.Buffer, _z.Buffer, _saveMean.Buffer, _saveInv.Buffer);
+            _act.Forward(ActivationKind.LeakyRelu, Slope, _s.OutputElements, _z.Buffer, _out.Buffer);
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in new[] { _x, _w, _bias, _gamma, _beta, _mean, _var, _scale, _shift, _y, _z, _out, _saveMean, _saveInv })
+                t.Dispose();
         }
     }
 

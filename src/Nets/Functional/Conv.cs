@@ -1,3 +1,4 @@
+using Kernels.Ops.Activation;
 using Kernels.Ops.Conv;
 
 namespace Kernels.Nets;
@@ -39,27 +40,96 @@ public static partial class Functional
         int[] outputPadding, int[] dilation, int groups = 1) =>
         ConvTransposeNd("ConvTranspose3d", 3, x, w, bias, stride, padding, outputPadding, dilation, groups);
 
+    [ThreadStatic] private static long t_fusedConvCalls;
+
+    /// <summary>IConv.ForwardFused calls made by <see cref="ConvFused"/> on this thread (tests check
+    /// which path a model took).</summary>
+    internal static long FusedConvCalls => t_fusedConvCalls;
+
+    /// <summary>3-D convolution with the epilogue fused (see <see cref="ConvFused"/>).</summary>
+    public static Tensor Conv3dFused(Tensor x, Tensor w, Tensor? bias, Tensor? scale, Tensor? shift,
+        ActivationKind? activation, double alpha = 0.01, int stride = 1, int padding = 0, int dilation = 1, int groups = 1) =>
+        ConvFused(x, w, bias, scale, shift, activation, alpha, Rep(stride, 3), Rep(padding, 3), Rep(dilation, 3), groups);
+
+    /// <summary>y = act((conv(x, w) + bias) · scale + shift), scale / shift [Cout] per output channel
+    /// (each of bias / scale / shift optional), activation none, ReLU or LeakyReLU (negative slope
+    /// <paramref name="alpha"/>); 1-, 2- or 3-D by the rank of x. An inference op: when no gradient
+    /// is needed (autograd off, or no input requires one) it is one IConv.ForwardFused call, the
+    /// epilogue applied as the convolution writes y; otherwise it composes the ordinary ops (conv,
+    /// Mul, Add, the activation), so training and its gradients are exactly those of the unfused
+    /// layers. Other activations are refused (NotSupportedException) on both paths.</summary>
+    public static Tensor ConvFused(Tensor x, Tensor w, Tensor? bias, Tensor? scale, Tensor? shift,
+        ActivationKind? activation, double alpha, int[] stride, int[] padding, int[] dilation, int groups = 1)
+    {
+        const string op = "ConvFused";
+        ConvEpilogue.Code(activation);
+        int dims = x.Rank - 2;
+        Check.That(dims is >= 1 and <= 3, op, $"input has shape {x.Shape} (rank {x.Rank}); expected [N, C, spatial...] with 1 to 3 spatial axes");
+        CheckConvArgs(op, dims, x, w, bias, stride, padding, dilation, groups);
+        SameDevice(op, x, ("scale", scale), ("shift", shift));
+        int cout = w.Shape[0];
+        foreach (var (name, v) in new[] { ("scale", scale), ("shift", shift) })
+            if (v is not null)
+            {
+                Check.Rank(op, name, v.Shape, 1);
+                Check.Shape(op, name, [cout], v.Shape);
+                Check.That(v.DType == x.DType, op, $"{name} has dtype {v.DType.Name()}, the input {x.DType.Name()}");
+            }
+        if (Autograd.Needs(x, w, bias, scale, shift))
+        {
+            var y = ConvNd(op, dims, x, w, bias, stride, padding, dilation, groups);
+            var perChannel = new int[dims + 2];
+            Array.Fill(perChannel, 1);
+            perChannel[1] = cout;
+            if (scale is not null) y = Mul(y, scale.Reshape(perChannel));
+            if (shift is not null) y = Add(y, shift.Reshape(perChannel));
+            return activation switch
+            {
+                ActivationKind.Relu => Relu(y),
+                ActivationKind.LeakyRelu => LeakyRelu(y, alpha),
+                _ => y,
+            };
+        }
+        var (s, output) = ConvOutput(op, dims, x, w, bias, stride, padding, dilation, groups);
+        t_fusedConvCalls++;
+        K<IConv>(x).ForwardFused(s, x.Buffer, w.Buffer, bias?.Buffer, output.Buffer, activation, alpha, scale?.Buffer, shift?.Buffer);
+        return output;
+    }
+
+    /// <summary>The per-channel scale and shift that fold a convolution's bias and an inference-mode
+    /// batch norm (running statistics, optional affine) into <see cref="ConvFused"/>:
+    /// scale = γ / √(var + ε), shift = β + (bias − mean) · scale. Computed on the tensors' device
+    /// without recording (the folded values are constants of an inference pass).</summary>
+    public static (Tensor Scale, Tensor Shift) FoldBatchNorm(Tensor? convBias, Tensor? weight, Tensor? bias,
+        Tensor runningMean, Tensor runningVar, double eps)
+    {
+        using var noGrad = Autograd.NoGrad();
+        using var std = AddScalar(runningVar, eps);
+        var scale = Rsqrt(std);
+        if (weight is not null)
+        {
+            var scaled = Mul(scale, weight);
+            scale.Dispose();
+            scale = scaled;
+        }
+        using var centred = convBias is null ? MulScalar(runningMean, -1) : Sub(convBias, runningMean);
+        var shift = Mul(centred, scale);
+        if (bias is not null)
+        {
+            var shifted = Add(shift, bias);
+            shift.Dispose();
+            shift = shifted;
+        }
+        return (scale, shift);
+    }
+
     private static int[] Rep(int v, int n) => Enumerable.Repeat(v, n).ToArray();
 
     private static Tensor ConvNd(string op, int dims, Tensor x, Tensor w, Tensor? bias,
         int[] stride, int[] padding, int[] dilation, int groups)
     {
-        CheckConvArgs(op, dims, x, w, bias, stride, padding, dilation, groups);
-        int cin = x.Shape[1], cout = w.Shape[0];
-        Check.That(cout % groups == 0, op, $"groups {groups} does not divide the weight's {cout} output channels (weight shape {w.Shape})");
-        Check.That(w.Shape[1] * groups == cin, op,
-            $"input has shape {x.Shape} with {cin} channels, but weight of shape {w.Shape} with groups {groups} expects {w.Shape[1] * groups} (weight.shape[1] × groups)");
-        if (bias is not null) Check.Shape(op, "bias", [cout], bias.Shape);
-        var inSize = x.Shape.Dims[2..].ToArray();
-        var kernel = w.Shape.Dims[2..].ToArray();
-        for (int i = 0; i < dims; i++)
-        {
-            int span = dilation[i] * (kernel[i] - 1) + 1, padded = inSize[i] + 2 * padding[i];
-            Check.That(span <= padded, op,
-                $"kernel of weight {w.Shape} (dilated extent {span} on spatial axis {i}) is bigger than the padded input {padded} of input {x.Shape} (padding {padding[i]})");
-        }
-        var s = ConvShape.Create(x.Shape[0], cin, cout, inSize, kernel, stride, padding, dilation, groups);
-        var y = NewLike(x, new Shape([x.Shape[0], cout, .. s.OutSize]));
+        var (s, y) = ConvOutput(op, dims, x, w, bias, stride, padding, dilation, groups);
+        int cout = s.OutChannels;
         var k = K<IConv>(x);
         k.Forward(s, x.Buffer, w.Buffer, bias?.Buffer, y.Buffer);
         if (Autograd.Needs(x, w, bias))
@@ -84,6 +154,28 @@ public static partial class Functional
             });
         }
         return y;
+    }
+
+    /// <summary>Checks a convolution's arguments; its shape and a new output tensor.</summary>
+    private static (ConvShape Shape, Tensor Y) ConvOutput(string op, int dims, Tensor x, Tensor w, Tensor? bias,
+        int[] stride, int[] padding, int[] dilation, int groups)
+    {
+        CheckConvArgs(op, dims, x, w, bias, stride, padding, dilation, groups);
+        int cin = x.Shape[1], cout = w.Shape[0];
+        Check.That(cout % groups == 0, op, $"groups {groups} does not divide the weight's {cout} output channels (weight shape {w.Shape})");
+        Check.That(w.Shape[1] * groups == cin, op,
+            $"input has shape {x.Shape} with {cin} channels, but weight of shape {w.Shape} with groups {groups} expects {w.Shape[1] * groups} (weight.shape[1] × groups)");
+        if (bias is not null) Check.Shape(op, "bias", [cout], bias.Shape);
+        var inSize = x.Shape.Dims[2..].ToArray();
+        var kernel = w.Shape.Dims[2..].ToArray();
+        for (int i = 0; i < dims; i++)
+        {
+            int span = dilation[i] * (kernel[i] - 1) + 1, padded = inSize[i] + 2 * padding[i];
+            Check.That(span <= padded, op,
+                $"kernel of weight {w.Shape} (dilated extent {span} on spatial axis {i}) is bigger than the padded input {padded} of input {x.Shape} (padding {padding[i]})");
+        }
+        var s = ConvShape.Create(x.Shape[0], cin, cout, inSize, kernel, stride, padding, dilation, groups);
+        return (s, NewLike(x, new Shape([x.Shape[0], cout, .. s.OutSize])));
     }
 
     private static Tensor ConvTransposeNd(string op, int dims, Tensor x, Tensor w, Tensor? bias,

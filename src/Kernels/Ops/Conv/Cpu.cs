@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using Kernels.Cpu;
+using Kernels.Ops.Activation;
 using Kernels.Ops.Gemm;
 using Kernels.Registry;
 
@@ -20,8 +21,22 @@ public sealed class ConvCpu : IConv
     {
         switch (y.DType)
         {
-            case DType.F32: Forward<float>(s, x, w, bias, y); break;
-            case DType.F64: Forward<double>(s, x, w, bias, y); break;
+            case DType.F32: Forward(s, x, w, CpuEpilogue<float>.Of(bias), y); break;
+            case DType.F64: Forward(s, x, w, CpuEpilogue<double>.Of(bias), y); break;
+            default: throw Unsupported(y.DType);
+        }
+    }
+
+    /// <summary>The reference fused forward: the convolution, its epilogue applied to each output
+    /// run as it is written (in the padded-grid scatter, or one pass per GEMM block's rows).</summary>
+    public void ForwardFused(in ConvShape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y,
+        ActivationKind? activation, double alpha, DeviceBuffer? scale, DeviceBuffer? shift)
+    {
+        int act = ConvEpilogue.Code(activation);
+        switch (y.DType)
+        {
+            case DType.F32: Forward(s, x, w, CpuEpilogue<float>.Of(bias, scale, shift, act, alpha), y); break;
+            case DType.F64: Forward(s, x, w, CpuEpilogue<double>.Of(bias, scale, shift, act, alpha), y); break;
             default: throw Unsupported(y.DType);
         }
     }
@@ -83,13 +98,13 @@ public sealed class ConvCpu : IConv
     private static DeviceBuffer? Workspace(Device device, DType dtype, in Plan plan) =>
         plan.Pointwise ? null : device.Allocate(dtype, plan.ColumnElements);
 
-    private static void Forward<T>(ConvShape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
+    private static void Forward<T>(ConvShape s, DeviceBuffer x, DeviceBuffer w, CpuEpilogue<T> epilogue, DeviceBuffer y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (s.Batch == 0 || s.OutSpatial == 0) return;
         if (PaddedGrid.Applies(s))
         {
-            PaddedGrid.Run<T>(s, x, w, bias, y);
+            PaddedGrid.Run(s, x, w, epilogue, y);
             return;
         }
         var geo = new Geometry(s);
@@ -98,7 +113,6 @@ public sealed class ConvCpu : IConv
         int groups = s.Groups, og = s.OutPerGroup, cg = s.InPerGroup, k = cg * geo.KernelVolume;
         long p = plan.P;
         T[] xa = CpuBuffer.Array<T>(x), ya = CpuBuffer.Array<T>(y);
-        T[]? ba = bias is null ? null : CpuBuffer.Array<T>(bias);
         using var colBuf = Workspace(y.Device, y.DType, plan);
         T[]? col = colBuf is null ? null : CpuBuffer.Array<T>(colBuf);
 
@@ -124,7 +138,7 @@ public sealed class ConvCpu : IConv
                 var shape = new GemmShape(og, pc, k, Lda: k, Ldb: ldb, Ldc: (int)p,
                     OffsetB: bBase, OffsetC: (long)n0 * s.OutChannels * p + p0);
                 Grouped(gemm, ni, groups, shape, 0, (long)og * k, bImg, bGrp, s.OutChannels * p, og * p, w, b, 0, y);
-                if (ba is not null) AddPerChannel(ya, n0, ni, s.OutChannels, p, p0, pc, ba);
+                if (!epilogue.IsEmpty) ApplyPerChannel(ya, n0, ni, s.OutChannels, p, p0, pc, epilogue);
             }
         }
     }
@@ -270,6 +284,20 @@ public sealed class ConvCpu : IConv
                 int c = (int)(u % channels);
                 var span = t.AsSpan((int)((n0 * (long)channels + u) * plane + p0), pc);
                 TensorPrimitives.Add(span, v[c], span);
+            }
+        });
+    }
+
+    /// <summary>t[n, c, p0..p0+pc] = epilogue(t[n, c, p0..p0+pc]) for images n0..n0+ni.</summary>
+    private static void ApplyPerChannel<T>(T[] t, int n0, int ni, int channels, long plane, long p0, int pc, CpuEpilogue<T> epilogue)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CpuParallel.For((long)ni * channels, pc, (u0, u1) =>
+        {
+            for (long u = u0; u < u1; u++)
+            {
+                var span = t.AsSpan((int)((n0 * (long)channels + u) * plane + p0), pc);
+                epilogue.Apply(span, span, u % channels);
             }
         });
     }

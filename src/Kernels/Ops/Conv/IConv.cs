@@ -1,3 +1,4 @@
+using Kernels.Ops.Activation;
 using Kernels.Registry;
 
 namespace Kernels.Ops.Conv;
@@ -72,6 +73,16 @@ public interface IConv : IKernelFamily
     /// <summary>y = conv(x, w) (+ bias per output channel when given).</summary>
     void Forward(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y);
 
+    /// <summary>The forward with its epilogue fused: y = act((conv(x, w) + bias[c]) · scale[c] + shift[c])
+    /// per output channel c, each of bias / scale / shift optional (null: 0, 1, 0). scale and shift
+    /// are an inference-mode normalisation folded in (batch norm with running statistics);
+    /// <paramref name="activation"/> null is none, <see cref="ActivationKind.Relu"/> or
+    /// <see cref="ActivationKind.LeakyRelu"/> (negative slope <paramref name="alpha"/>); any other
+    /// kind is a NotSupportedException (<see cref="ConvEpilogue.Code"/>) on every implementation.
+    /// No gradient: callers that need one compose Forward and the elementwise ops.</summary>
+    void ForwardFused(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y,
+        ActivationKind? activation, double alpha, DeviceBuffer? scale, DeviceBuffer? shift);
+
     /// <summary>dx = the adjoint of the forward in x applied to dy (overwrites dx), plus
     /// <paramref name="bias"/> per input channel when given (the transposed convolution's bias).</summary>
     void BackwardData(in ConvShape shape, DeviceBuffer dy, DeviceBuffer w, DeviceBuffer dx, DeviceBuffer? bias = null);
@@ -82,4 +93,23 @@ public interface IConv : IKernelFamily
 
     /// <summary>sum[c] = Σ over batch and spatial positions of t[n, c, ...] (a bias gradient).</summary>
     void ChannelSum(int batch, int channels, long spatial, DeviceBuffer t, DeviceBuffer sum);
+}
+
+/// <summary>The activations a fused convolution epilogue applies, as the kernels' int codes
+/// (native/include/kernels/conv3d.h: CONV3D_ACT_*).</summary>
+public static class ConvEpilogue
+{
+    public const int None = 0, Relu = 1, LeakyRelu = 2;
+
+    /// <summary>The code of <paramref name="activation"/>; the same NotSupportedException on every
+    /// implementation for the kinds the epilogue does not fuse.</summary>
+    public static int Code(ActivationKind? activation) => activation switch
+    {
+        null => None,
+        ActivationKind.Relu => Relu,
+        ActivationKind.LeakyRelu => LeakyRelu,
+        _ => throw new NotSupportedException(
+            $"Conv.ForwardFused: the fused epilogue applies ReLU or LeakyReLU (or none), not {activation}; " +
+            "run Conv.Forward and apply the activation separately"),
+    };
 }

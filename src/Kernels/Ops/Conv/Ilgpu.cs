@@ -1,6 +1,7 @@
 using ILGPU;
 using Kernels.Bindings.Cuda;
 using Kernels.Ilgpu;
+using Kernels.Ops.Activation;
 using Kernels.Registry;
 
 using Geo = Kernels.Ops.Conv.ConvGeometry3;
@@ -32,14 +33,26 @@ public sealed class ConvIlgpu(Device device) : IConv
     /// thread per weight element: a warp per element would leave most lanes idle.</summary>
     public const long ShortReduction = 1024;
 
-    public void Forward(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
+    public void Forward(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y) =>
+        Launch(shape, x, w, bias, y, ConvEpilogue.None, 0, null, null);
+
+    /// <summary>The epilogue is fused into the direct forward kernel: each thread applies bias,
+    /// scale, shift and the activation to its own output before the single store.</summary>
+    public void ForwardFused(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y,
+        ActivationKind? activation, double alpha, DeviceBuffer? scale, DeviceBuffer? shift) =>
+        Launch(shape, x, w, bias, y, ConvEpilogue.Code(activation), alpha, scale, shift);
+
+    private void Launch(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y,
+        int act, double alpha, DeviceBuffer? scale, DeviceBuffer? shift)
     {
         IlgpuLaunch.RequireF32("Conv.Forward", x, w, y);
-        if (bias is not null) IlgpuLaunch.RequireF32("Conv.Forward", bias);
+        foreach (var v in new[] { bias, scale, shift })
+            if (v is not null) IlgpuLaunch.RequireF32("Conv.Forward", v);
         long n = shape.OutputElements;
         if (n <= 0) return;
         var g = Geo.Of(shape);
-        s_forward.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, x, w, bias ?? w, bias is null ? 0 : 1, y,
+        s_forward.Launch(device, IlgpuLaunch.Grid1D(n), IlgpuLaunch.Block1D, x, w, bias ?? w, scale ?? w, shift ?? w,
+            IlgpuEpilogue.Parts(bias, scale, shift), act, (float)alpha, y,
             n, shape.InChannels, shape.OutChannels, shape.Groups,
             g.InD, g.InH, g.InW, g.OutD, g.OutH, g.OutW, g.KD, g.KH, g.KW,
             g.SD, g.SH, g.SW, g.PD, g.PH, g.PW, g.DD, g.DH, g.DW);
@@ -95,7 +108,8 @@ public sealed class ConvIlgpu(Device device) : IConv
         s_channelSum.Launch(device, grid, new Dim3(SumThreads), t, sum, batch, channels, spatial);
     }
 
-    private static void ForwardKernel(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, int hasBias,
+    private static void ForwardKernel(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> scale, ArrayView<float> shift, int parts, int act, float alpha,
         ArrayView<float> y, long total, int cin, int cout, int groups,
         int inD, int inH, int inW, int outD, int outH, int outW, int kD, int kH, int kW,
         int sD, int sH, int sW, int pD, int pH, int pW, int dD, int dH, int dW)
@@ -134,8 +148,7 @@ public sealed class ConvIlgpu(Device device) : IConv
                     }
                 }
             }
-            if (hasBias != 0) acc += bias[co];
-            y[i] = acc;
+            y[i] = IlgpuEpilogue.Apply(acc, co, bias, scale, shift, parts, act, alpha);
         }
     }
 

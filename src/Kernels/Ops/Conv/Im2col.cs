@@ -1,5 +1,6 @@
 using Kernels.Bindings.Cuda;
 using Kernels.Ilgpu;
+using Kernels.Ops.Activation;
 using Kernels.Ops.Gemm;
 using Kernels.Registry;
 
@@ -34,6 +35,28 @@ public abstract partial class ConvIm2col(Device device) : IConv
         IlgpuLaunch.RequireF32("Conv.Forward", x, w, y);
         if (bias is not null) IlgpuLaunch.RequireF32("Conv.Forward", bias);
         if (shape.OutputElements <= 0) return;
+        Product(shape, x, w, y);
+        if (bias is not null)
+            AddChannels(y, bias, overwrite: false, shape.OutputElements, shape.OutChannels, shape.OutSpatial);
+    }
+
+    /// <summary>The GEMM writes y, then one ILGPU pass applies bias, scale, shift and the activation
+    /// in place (cuBLAS has no per-row epilogue for this).</summary>
+    public void ForwardFused(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y,
+        ActivationKind? activation, double alpha, DeviceBuffer? scale, DeviceBuffer? shift)
+    {
+        int act = ConvEpilogue.Code(activation);
+        IlgpuLaunch.RequireF32("Conv.ForwardFused", x, w, y);
+        foreach (var v in new[] { bias, scale, shift })
+            if (v is not null) IlgpuLaunch.RequireF32("Conv.ForwardFused", v);
+        if (shape.OutputElements <= 0) return;
+        Product(shape, x, w, y);
+        IlgpuEpilogue.Run(device, y, bias, scale, shift, act, alpha, shape.OutputElements, shape.OutChannels, shape.OutSpatial);
+    }
+
+    /// <summary>y = conv(x, w) without bias, block by block through the GEMM.</summary>
+    private void Product(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer y)
+    {
         var p = Plan.Of(shape);
         var gemm = Gemm;
         using var cols = p.Pointwise ? null : device.Allocate(DType.F32, p.ColumnElements);
@@ -51,8 +74,6 @@ public abstract partial class ConvIm2col(Device device) : IConv
                     (long)p.Cout * p.P, (long)p.Og * p.P, 0, w, src, y);
             }
         }
-        if (bias is not null)
-            AddChannels(y, bias, overwrite: false, shape.OutputElements, p.Cout, p.P);
     }
 
     public void BackwardData(in ConvShape shape, DeviceBuffer dy, DeviceBuffer w, DeviceBuffer dx, DeviceBuffer? bias = null)

@@ -35,8 +35,6 @@ public abstract unsafe partial class ConvNativeBase
     private const int Tile = 64, ReductionStep = 16, GemmThreads = 256, TensorCoreThreads = 128, TransposeTile = 32,
         TransposeRows = 8;
 
-    private const int ActNone = 0, ActRelu = 1, ActLeakyRelu = 2;
-
     // Indices into _cuda (native/conv3d.cu) and _cudaTc (native/conv3d_tc.cu), in the order of the names.
     private const int FnForward = 0, FnBackwardData = 1, FnBackwardWeights = 2, FnWeightsReduce = 3, FnTranspose = 4,
         FnChannelSum = 5, FnTransposeNarrow = 6;

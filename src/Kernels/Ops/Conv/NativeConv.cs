@@ -31,19 +31,12 @@ public abstract unsafe partial class ConvNativeBase : IConv
     /// epilogue applies the bias, an optional per-output-channel scale / shift (an inference-mode
     /// normalisation folded in) and ReLU / LeakyReLU (<paramref name="alpha"/> the negative slope),
     /// so no separate elementwise pass reads y again. Other activations are not fused
-    /// (NotSupportedException).</summary>
+    /// (NotSupportedException, <see cref="ConvEpilogue.Code"/>).</summary>
     public void ForwardFused(in ConvShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y,
         ActivationKind? activation = null, double alpha = 0.01, DeviceBuffer? scale = null, DeviceBuffer? shift = null)
     {
+        int act = ConvEpilogue.Code(activation);
         RequireF32(y.DType, "Forward");
-        int act = activation switch
-        {
-            null => ActNone,
-            ActivationKind.Relu => ActRelu,
-            ActivationKind.LeakyRelu => ActLeakyRelu,
-            _ => throw new NotSupportedException(
-                $"Conv.ForwardFused: the native epilogue fuses ReLU and LeakyReLU, not {activation}; apply it separately"),
-        };
         var p = Conv3dParams.Of(shape);
         long inPos = p.InPositions, outPos = p.OutPositions;
         if (shape.Batch == 0 || outPos == 0) return;

@@ -98,13 +98,13 @@ internal static class PaddedGrid
                     long dst = (((long)grp * cg + c) * og + o) * kk, src = (((long)grp * og + o) * cg + c) * kk;
                     for (int t = 0; t < kk; t++) w2[dst + t] = wa[src + kk - 1 - t];
                 }
-        Run<T>(s2, dy, w2Buf, bias, dx);
+        Run(s2, dy, w2Buf, CpuEpilogue<T>.Of(bias), dx);
     }
 
     // Run, BackwardWeights and their loops are optimised from the first call: tiered JIT left them
     // at tier 0 through the first steps of a training run (several times slower).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
+    public static void Run<T>(in ConvShape s, DeviceBuffer x, DeviceBuffer w, CpuEpilogue<T> epilogue, DeviceBuffer y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var g = new Geometry(s);
@@ -124,7 +124,6 @@ internal static class PaddedGrid
         using var wtBuf = device.Allocate(y.DType, (long)kk * s.OutChannels * cg);
         T[] xa = CpuBuffer.Array<T>(x), wa = CpuBuffer.Array<T>(w), ya = CpuBuffer.Array<T>(y);
         T[] xp = CpuBuffer.Array<T>(xpBuf), wt = CpuBuffer.Array<T>(wtBuf);
-        T[]? ba = bias is null ? null : CpuBuffer.Array<T>(bias);
 
         // wt[t][o][c] = w[o][c][t]: each tap's weights as a contiguous Cout × Cg matrix.
         if (direct) ForwardTiles.Reorder((float[])(object)wa, groups, og, cg, kk, (float[])(object)wt);
@@ -159,7 +158,7 @@ internal static class PaddedGrid
                         // The tiles address xp from q0 only, so the image's base rides on it.
                         ForwardTiles.Block((float[])(object)wt, (float[])(object)xp, plane, offsets, groups, og, cg, xBase + q0, len,
                             (float[])(object)block);
-                        Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, ba);
+                        Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, epilogue);
                         continue;
                     }
                     for (int t = 0; t < kk; t++)
@@ -170,7 +169,7 @@ internal static class PaddedGrid
                             Batch: groups, StrideA: (long)og * cg, StrideB: cg * plane, StrideC: (long)og * len);
                         gemm.Gemm(shape, 1.0, wtBuf, xpBuf, t == 0 ? 0.0 : 1.0, blockBuf);
                     }
-                    Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, ba);
+                    Scatter(geo, cout, block, q0, len, hp, wp, ya, yOffset, epilogue);
                 }
             });
         }
@@ -299,15 +298,15 @@ internal static class PaddedGrid
         });
     }
 
-    /// <summary>Moves the real positions of a y' block into y (adding the bias).</summary>
+    /// <summary>Moves the real positions of a y' block into y through the epilogue (bias, and for
+    /// the fused forward scale / shift / activation) while the block is in cache.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scatter<T>(in Geometry g, int channels, T[] block, long q0, int len, int hp, int wp,
-        T[] y, long yOffset, T[]? bias) where T : unmanaged, IFloatingPointIeee754<T>
+        T[] y, long yOffset, CpuEpilogue<T> epilogue) where T : unmanaged, IFloatingPointIeee754<T>
     {
         long hw = (long)hp * wp;
         for (long o = 0; o < channels; o++)
         {
-            T b = bias is null ? T.Zero : bias[o];
             long q = q0, end = q0 + len;
             while (q < end)
             {
@@ -318,8 +317,7 @@ internal static class PaddedGrid
                     int run = (int)Math.Min(rowEnd, q - wcol + g.OW) - (int)q;
                     var src = block.AsSpan((int)(o * len + q - q0), run);
                     var dst = y.AsSpan((int)(yOffset + ((o * g.OD + d) * g.OH + h) * g.OW + wcol), run);
-                    if (bias is null) src.CopyTo(dst);
-                    else TensorPrimitives.Add(src, b, dst);
+                    epilogue.Apply(src, dst, o);
                 }
                 q = rowEnd;
             }

@@ -1,3 +1,4 @@
+using Kernels.Ops.Activation;
 using Kernels.Ops.Conv;
 
 namespace Kernels.SelfTesting;
@@ -40,11 +41,62 @@ internal static class ConvCases
             shapes.Add(ConvShape.Create(1, 32, 33, [31, 29], [5, 5], [2, 2], [2, 2], [1, 1], 1));
             shapes.Add(ConvShape.Create(2, 8, 8, [9, 10, 11], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 2));
         }
+        foreach (var c in Plain(r, shapes)) yield return c;
+        // The fused forward (bias / scale / shift / activation epilogue) on every shape above plus
+        // channel counts that are not multiples of 8 or 32; inputs drawn after the plain cases'.
+        var fused = new List<ConvShape>(shapes)
+        {
+            ConvShape.Create(1, 12, 37, [4, 5, 6], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+            ConvShape.Create(2, 33, 17, [3, 4, 5], [3, 3, 3], [2, 2, 2], [1, 1, 1], [1, 1, 1], 1),
+            ConvShape.Create(1, 10, 15, [5, 4, 6], [3, 3, 3], [1, 1, 1], [2, 2, 2], [2, 2, 2], 5),
+        };
+        for (int i = 0; i < fused.Count; i++)
+        {
+            // Two of the five epilogue variants per shape, rotating, so each variant meets several
+            // geometries (and every implementation's paths: direct, padded grid, GEMM).
+            yield return Fused(r, fused[i], i % Variants.Length);
+            yield return Fused(r, fused[i], (i + 2) % Variants.Length);
+        }
+    }
+
+    /// <summary>(activation, bias, scale, shift) of the fused cases.</summary>
+    private static readonly (ActivationKind? Act, bool Bias, bool Scale, bool Shift)[] Variants =
+    [
+        (ActivationKind.LeakyRelu, true, true, true),  // conv → batch norm → LeakyReLU (the U-Net's)
+        (ActivationKind.Relu, false, true, false),
+        (null, true, false, true),
+        (ActivationKind.LeakyRelu, true, false, false),
+        (ActivationKind.Relu, false, true, true),
+    ];
+
+    private static SelfTestCase Fused(CaseRandom r, ConvShape s, int variant)
+    {
+        var (act, hasBias, hasScale, hasShift) = Variants[variant];
+        var x = r.Uniform(s.InputElements);
+        var w = r.Uniform(s.WeightElements);
+        double[]? bias = hasBias ? r.Uniform(s.OutChannels) : null;
+        // A folded norm's scale γ/√(var + ε) takes either sign; keep it away from zero.
+        double[]? scale = hasScale ? r.AwayFromZero(s.OutChannels, 0.25, 2) : null;
+        double[]? shift = hasShift ? r.Uniform(s.OutChannels) : null;
+        double alpha = act == ActivationKind.LeakyRelu ? 0.01 + 0.3 * r.Int(0, 2) : 0;
+        double tol = s.InPerGroup * s.KernelVolume >= 512 ? SelfTestCase.Fp32LongReduction : SelfTestCase.Fp32Tolerance;
+        string d = $"{Describe(s)} forward-fused act={(act is null ? "none" : act.ToString())}" +
+                   (act == ActivationKind.LeakyRelu ? $"({alpha})" : "") +
+                   $" bias={(hasBias ? 1 : 0)} scale={(hasScale ? 1 : 0)} shift={(hasShift ? 1 : 0)}";
+        return SelfTestCase.Of<IConv>(d, (k, io) => k.ForwardFused(s, io.In(x), io.In(w), bias is null ? null : io.In(bias),
+            io.Out("y", s.OutputElements), act, alpha, scale is null ? null : io.In(scale), shift is null ? null : io.In(shift)), tol);
+    }
+
+    private static string Describe(ConvShape s) =>
+        $"N={s.Batch} C={s.InChannels}→{s.OutChannels} in={string.Join('x', s.InSize)} " +
+        $"k={string.Join('x', s.Kernel)} s={string.Join('x', s.Stride)} p={string.Join('x', s.Padding)} " +
+        $"d={string.Join('x', s.Dilation)} g={s.Groups}";
+
+    private static IEnumerable<SelfTestCase> Plain(CaseRandom r, List<ConvShape> shapes)
+    {
         foreach (var s in shapes)
         {
-            string d = $"N={s.Batch} C={s.InChannels}→{s.OutChannels} in={string.Join('x', s.InSize)} " +
-                       $"k={string.Join('x', s.Kernel)} s={string.Join('x', s.Stride)} p={string.Join('x', s.Padding)} " +
-                       $"d={string.Join('x', s.Dilation)} g={s.Groups}";
+            string d = Describe(s);
             var x = r.Uniform(s.InputElements);
             var w = r.Uniform(s.WeightElements);
             var bias = r.Uniform(s.OutChannels);

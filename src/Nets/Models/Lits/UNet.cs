@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kernels.Nets.Modules;
+using Kernels.Ops.Activation;
 using F = Kernels.Nets.Functional;
 
 namespace Kernels.Nets.Models.Lits;
@@ -108,10 +109,34 @@ public sealed class UNetBlock : Module
         _norm2 = RegisterModule("norm2", Norm(c, outCh, device));
     }
 
+    /// <summary>Fold conv → batch norm → LeakyReLU into one fused convolution where allowed (see
+    /// <see cref="Layer"/>); false runs the three ops (the fused path's comparison).</summary>
+    public bool FuseInference { get; set; } = true;
+
     public override Tensor Forward(Tensor x)
     {
-        x = F.LeakyRelu(_norm1.Forward(_conv1.Forward(x)), _slope);
-        return F.LeakyRelu(_norm2.Forward(_conv2.Forward(x)), _slope);
+        x = Layer(x, _conv1, _norm1);
+        return Layer(x, _conv2, _norm2);
+    }
+
+    /// <summary>LeakyReLU(norm(conv(x))). With batch norm in inference (running statistics) and no
+    /// gradient needed, the norm is a per-channel affine map of the conv output: it and the conv's
+    /// bias fold into the epilogue's scale / shift (F.FoldBatchNorm) and the layer is one
+    /// F.ConvFused call (decision 0019). Instance norm is never folded: its mean and variance are
+    /// those of this conv's output per sample and channel, known only after the whole output
+    /// exists, so they cannot be applied as the output is written. Training, or any input or
+    /// parameter needing a gradient, takes the ordinary ops.</summary>
+    private Tensor Layer(Tensor x, Module conv, Module norm)
+    {
+        if (FuseInference && norm is BatchNormBase { IsTraining: false, RunningMean: { } mean, RunningVar: { } variance } bn
+            && conv is ConvBase c && !Autograd.Needs(x, c.Weight, c.Bias, bn.Weight, bn.Bias))
+        {
+            var (scale, shift) = F.FoldBatchNorm(c.Bias, bn.Weight, bn.Bias, mean, variance, bn.Eps);
+            using (scale)
+            using (shift)
+                return F.ConvFused(x, c.Weight, null, scale, shift, ActivationKind.LeakyRelu, _slope, c.Stride, c.Padding, c.Dilation, c.Groups);
+        }
+        return F.LeakyRelu(norm.Forward(conv.Forward(x)), _slope);
     }
 
     internal static Module Conv(int dims, int inCh, int outCh, int k, int stride, int pad, Device? device) => dims == 3
@@ -162,6 +187,18 @@ public sealed class UNet : Module
     }
 
     public UNetConfig Config { get; }
+
+    /// <summary>Whether the blocks fold conv → batch norm → LeakyReLU into one fused convolution in
+    /// inference (<see cref="UNetBlock.FuseInference"/>); on by default, off to compare.</summary>
+    public bool FuseInference
+    {
+        get => _enc[0].FuseInference;
+        set
+        {
+            foreach (var b in _enc) b.FuseInference = value;
+            foreach (var b in _dec) b.FuseInference = value;
+        }
+    }
 
     public override Tensor Forward(Tensor x)
     {
