@@ -26,6 +26,7 @@ public static class TrainCommand
         cmd.Subcommands.Add(TrainUnet.Create(cli, Kernels.Nets.Models.Lits.UNetMode.Unet3d));
         cmd.Subcommands.Add(TrainUnet.Create(cli, Kernels.Nets.Models.Lits.UNetMode.Unet2d));
         cmd.Subcommands.Add(TrainUnet.Create(cli, Kernels.Nets.Models.Lits.UNetMode.Unet25d));
+        cmd.Subcommands.Add(TrainCascade.Create(cli));
         cmd.Subcommands.Add(TrainAnatomicalAugmentation.Create(cli));
         return cmd;
     }

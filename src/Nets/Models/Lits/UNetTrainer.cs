@@ -1,12 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Kernels.Nets.Data.Lits;
 using Kernels.Nets.Imaging;
 using Kernels.Nets.IO;
-using Kernels.Nets.Optim;
-using Kernels.Nets.Schedules;
-using Kernels.Nets.Training;
 
 namespace Kernels.Nets.Models.Lits;
 
@@ -40,11 +36,14 @@ public sealed record UNetTrainOptions
     /// <summary>Extra checkpoint metadata (e.g. the preprocessing), stored under extra.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Output classes: 3 (background, liver, tumour), or 2 for a cascade's liver stage.</summary>
+    public int Classes { get; init; } = 3;
+
     public int Dims => Mode == UNetMode.Unet3d ? 3 : 2;
 
     public UNetConfig NetConfig => new()
     {
-        Dims = Dims, InChannels = Mode.InChannels(Context), Classes = 3, BaseWidth = BaseWidth, Depth = Depth,
+        Dims = Dims, InChannels = Mode.InChannels(Context), Classes = Classes, BaseWidth = BaseWidth, Depth = Depth,
         Norm = Norm, Down = Down,
     };
 
@@ -92,12 +91,9 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         foreach (var c in train) c.Validate();
         var volumes = train.Select(c => new TrainingVolume(c.Image, c.Labels, (c.Dims[2], c.Dims[1], c.Dims[0]), c.Id)).ToList();
         using var net = new UNet(options.NetConfig, device);
-        using var opt = new AdamW(net.Parameters(), lr: options.Lr, weightDecay: options.WeightDecay);
-        int total = options.Epochs * options.StepsPerEpoch;
-        var sched = new CosineAnnealingLR(opt, total, options.Lr * 0.02);
-        var loss = new DiceCeLoss(options.BatchDice);
-        var run = new TrainingRun(net, opt, sched, null, rng);
-        long patchVoxels = options.Patch.Aggregate(1L, (a, b) => a * b) * options.Batch;
+        using var loop = new UNetStepLoop(net, options, rng, log);
+        var run = loop.Run;
+        long patchVoxels = loop.PatchVoxels;
         log($"{options.Mode.Name()} on {device.Name}: {net.ParameterCount():N0} parameters (base width {options.BaseWidth}, depth {options.Depth}, " +
             $"{(options.Norm == UNetNorm.Instance ? "instance" : "batch")} norm), patch {string.Join('×', options.Patch)} × batch {options.Batch}, " +
             $"{options.Epochs} epochs × {options.StepsPerEpoch} steps; {train.Count} training, {validation.Count} validation cases");
@@ -105,48 +101,15 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         var epochs = new List<UNetEpoch>();
         double bestScore = double.NegativeInfinity, bestLiver = 0, bestLesion = 0;
         IReadOnlyList<UNetCaseScore> bestCases = [];
-        var sw = Stopwatch.StartNew();
-        // Process CPU time next to wall time: on a shared machine it tells what a quiet run would take.
-        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        double CpuSeconds() => (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
-        double trainSeconds = 0;
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
-            net.Train();
-            double lossSum = 0;
-            var t0 = sw.Elapsed;
-            for (int s = 0; s < options.StepsPerEpoch; s++)
-            {
-                using var scope = TensorScope.Begin();
-                var (x, y) = Batch(sampler, volumes, options, rng, device);
-                var l = loss.Forward(net.Forward(x), y);
-                opt.ZeroGrad();
-                l.Backward();
-                opt.Step();
-                sched.Step();
-                run.Step++;
-                double v = l.Item();
-                if (!double.IsFinite(v))
-                    throw new InvalidOperationException($"the loss became {v} at epoch {epoch}, step {s + 1}; lower --lr (now {options.Lr})");
-                lossSum += v;
-                int every = Math.Max(1, options.StepsPerEpoch / 5);
-                if ((s + 1) % every == 0)
-                {
-                    double seconds = trainSeconds + (sw.Elapsed - t0).TotalSeconds;
-                    double done = (epoch - 1) * options.StepsPerEpoch + s + 1;
-                    double rate = done * patchVoxels / seconds;
-                    var eta = TimeSpan.FromSeconds((total - done) * seconds / done);
-                    log($"  epoch {epoch}/{options.Epochs} step {s + 1}/{options.StepsPerEpoch} loss {v:0.0000} {rate:0} voxels/s ETA {eta:h\\:mm\\:ss} (training only), cpu {CpuSeconds():0} s");
-                }
-            }
-            trainSeconds += (sw.Elapsed - t0).TotalSeconds;
-            run.Epoch = epoch;
-            var dt = (sw.Elapsed - t0).TotalSeconds;
+            var t0 = loop.Elapsed;
+            var (meanLoss, dt) = loop.Epoch(epoch, () => Batch(sampler, volumes, options, rng, device));
             var (liver, lesion, cases, predictions) = Validate(net, validation);
-            var e = new UNetEpoch(epoch, lossSum / options.StepsPerEpoch, liver, lesion, (sw.Elapsed - t0).TotalSeconds,
-                options.StepsPerEpoch * patchVoxels / dt, CpuSeconds());
+            var e = new UNetEpoch(epoch, meanLoss, liver, lesion, (loop.Elapsed - t0).TotalSeconds,
+                options.StepsPerEpoch * patchVoxels / dt, loop.CpuSeconds());
             epochs.Add(e);
-            log($"epoch {epoch}: loss {e.Loss:0.0000}  liver dice {liver:0.0000}  lesion dice {lesion:0.0000}  ({e.Seconds:0} s, {sw.Elapsed.TotalMinutes:0.0} min total, cpu {e.CpuSeconds:0} s)");
+            log($"epoch {epoch}: loss {e.Loss:0.0000}  liver dice {liver:0.0000}  lesion dice {lesion:0.0000}  ({e.Seconds:0} s, {loop.Elapsed.TotalMinutes:0.0} min total, cpu {e.CpuSeconds:0} s)");
             double score = (liver + lesion) / 2;
             if (score > bestScore)
             {
@@ -166,7 +129,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
             WriteMetrics(outDir, epochs, bestLiver, bestLesion, bestCases);
             WriteCurves(outDir, epochs);
         }
-        return new Result(epochs, bestLiver, bestLesion, bestCases, sw.Elapsed.TotalSeconds, CpuSeconds());
+        return new Result(epochs, bestLiver, bestLesion, bestCases, loop.Elapsed.TotalSeconds, loop.CpuSeconds());
     }
 
     /// <summary>The patch sampler: 3-D patches (X, Y, Z) = (W, H, D), or for the slice modes
@@ -183,7 +146,13 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
     public static (Tensor Images, Tensor Labels) Batch(LitsPatchSampler sampler, IReadOnlyList<TrainingVolume> volumes, UNetTrainOptions o, Rng rng, Device device)
     {
         var (images, labels) = sampler.Batch(volumes, o.Batch, rng);
-        var (px, py, pz) = sampler.Options.Size;
+        return ToTensors(images, labels, sampler.Options.Size, o, device);
+    }
+
+    /// <summary>Sampled patches (x fastest, [B, Z, Y, X]) as the tensors of <see cref="Batch"/>.</summary>
+    public static (Tensor Images, Tensor Labels) ToTensors(float[] images, byte[] labels, (int X, int Y, int Z) size, UNetTrainOptions o, Device device)
+    {
+        var (px, py, pz) = size;
         if (o.Mode == UNetMode.Unet3d)
             return (Tensor.FromArray(images, new Shape(o.Batch, 1, pz, py, px), device),
                 Tensor.FromArray(Array.ConvertAll(labels, l => (int)l), new Shape(o.Batch, pz, py, px), device));
@@ -223,7 +192,7 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
         return (scores.Average(s => s.LiverDice), scores.Average(s => s.LesionDice), scores, preds);
     }
 
-    private static void WriteOverlays(string outDir, IReadOnlyList<SegmentationCase> cases, List<byte[]> predictions)
+    internal static void WriteOverlays(string outDir, IReadOnlyList<SegmentationCase> cases, List<byte[]> predictions)
     {
         var dir = Path.Combine(outDir, "overlays");
         Directory.CreateDirectory(dir);
