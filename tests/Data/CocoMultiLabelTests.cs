@@ -1,19 +1,12 @@
+using Kernels.Tests.Support;
 using System.Text.Json.Nodes;
 using Kernels.Nets;
 using Kernels.Nets.Data;
 
 namespace Kernels.Tests.Data;
 
-public class CocoMultiLabelTests
+public class CocoMultiLabelTests : TempDirTest
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("coco-").FullName;
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private static float[] Expected((string File, int W, int H, long[] Cats)[] images)
     {
         // Classes sorted by category id: 2 disc → 0, 7 square → 1, 11 bar → 2.
@@ -27,8 +20,8 @@ public class CocoMultiLabelTests
     [Test]
     public void CategoriesBecomeSortedClassesAndTargetsAreMultiHot()
     {
-        CocoFixture.Write(_dir);
-        var data = CocoMultiLabel.Load(_dir, 32);
+        CocoFixture.Write(Dir);
+        var data = CocoMultiLabel.Load(Dir, 32);
         Assert.That(data.ClassNames, Is.EqualTo(new[] { "disc", "square", "bar" }));
         Assert.That(data.CategoryIds, Is.EqualTo(new long[] { 2, 7, 11 }));
         Assert.That(data.Train.Count, Is.EqualTo(5));
@@ -41,8 +34,8 @@ public class CocoMultiLabelTests
     [Test]
     public void BatchesAreSquishedDecodedImages()
     {
-        CocoFixture.Write(_dir);
-        var data = CocoMultiLabel.Load(_dir, 32);
+        CocoFixture.Write(Dir);
+        var data = CocoMultiLabel.Load(Dir, 32);
         var v = data.ValidationBatch(1, 2);
         Assert.That(v.Count, Is.EqualTo(2));
         Assert.That(v.Images, Has.Length.EqualTo(2 * 3 * 32 * 32));
@@ -55,7 +48,7 @@ public class CocoMultiLabelTests
             Assert.That(v.Images[at], Is.GreaterThan(0.9f), "red channel at the disc");
             Assert.That(v.Images[at + plane], Is.LessThan(0.1f), "green channel at the disc");
         }
-        var fresh = Kernels.Nets.Imaging.ImageFile.LoadSquished(Path.Combine(_dir, "val2017", "100002.png"), 32);
+        var fresh = Kernels.Nets.Imaging.ImageFile.LoadSquished(Path.Combine(Dir, "val2017", "100002.png"), 32);
         Assert.That(v.Images.AsSpan(0, 3 * plane).ToArray(), Is.EqualTo(fresh));
         Assert.That(data.ValidationBatch(1, 2).Images, Is.EqualTo(v.Images), "again, from the cache");
         Assert.Throws<ArgumentOutOfRangeException>(() => data.ValidationBatch(2, 2));
@@ -64,9 +57,9 @@ public class CocoMultiLabelTests
     [Test]
     public void TrainBatchesFollowTheSeedAndAugment()
     {
-        CocoFixture.Write(_dir);
-        var plain = CocoMultiLabel.Load(_dir, 32, cacheBytes: 0);
-        var aug = CocoMultiLabel.Load(_dir, 32, AugmentationOptions.Recipe);
+        CocoFixture.Write(Dir);
+        var plain = CocoMultiLabel.Load(Dir, 32, cacheBytes: 0);
+        var aug = CocoMultiLabel.Load(Dir, 32, AugmentationOptions.Recipe);
         Assert.That(plain.CacheImages, Is.Zero);
         var a = aug.TrainBatch(6, new Rng(3));
         var b = aug.TrainBatch(6, new Rng(3));
@@ -82,8 +75,8 @@ public class CocoMultiLabelTests
     [Test]
     public void ValidationLimitTakesTheFirstImages()
     {
-        CocoFixture.Write(_dir);
-        var data = CocoMultiLabel.Load(_dir, 16, validationLimit: 2);
+        CocoFixture.Write(Dir);
+        var data = CocoMultiLabel.Load(Dir, 16, validationLimit: 2);
         Assert.That(data.ValidationCount, Is.EqualTo(2));
         Assert.That(data.ValidationTargets(), Is.EqualTo(Expected(CocoFixture.ValImages)[..6]));
     }
@@ -91,74 +84,74 @@ public class CocoMultiLabelTests
     [Test]
     public void UnknownCategoryIsNamed()
     {
-        CocoFixture.Write(_dir, doc => doc["annotations"]!.AsArray()[1]!["category_id"] = 99);
-        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        CocoFixture.Write(Dir, doc => doc["annotations"]!.AsArray()[1]!["category_id"] = 99);
+        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("instances_train2017.json").And.Contain("category_id 99"));
     }
 
     [Test]
     public void UnknownImageIdIsNamed()
     {
-        CocoFixture.Write(_dir, doc => doc["annotations"]!.AsArray()[0]!["image_id"] = 4242);
-        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        CocoFixture.Write(Dir, doc => doc["annotations"]!.AsArray()[0]!["image_id"] = 4242);
+        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("image_id 4242"));
     }
 
     [Test]
     public void MissingImageIsNamed()
     {
-        CocoFixture.Write(_dir);
-        File.Delete(Path.Combine(_dir, "train2017", "000004.png"));
-        var e = Assert.Throws<FileNotFoundException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        CocoFixture.Write(Dir);
+        File.Delete(Path.Combine(Dir, "train2017", "000004.png"));
+        var e = Assert.Throws<FileNotFoundException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("000004.png").And.Contain("1 of 5 images are missing"));
     }
 
     [Test]
     public void MalformedJsonIsNamedWithItsPosition()
     {
-        CocoFixture.Write(_dir);
-        var path = Path.Combine(_dir, "annotations", "instances_val2017.json");
+        CocoFixture.Write(Dir);
+        var path = Path.Combine(Dir, "annotations", "instances_val2017.json");
         var text = File.ReadAllText(path);
         File.WriteAllText(path, text[..(text.Length / 2)]);
-        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("instances_val2017.json").And.Contain("malformed").And.Contain("line 1"));
     }
 
     [Test]
     public void MissingFieldIsNamed()
     {
-        CocoFixture.Write(_dir, doc => doc["images"]!.AsArray()[2]!.AsObject().Remove("file_name"));
-        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        CocoFixture.Write(Dir, doc => doc["images"]!.AsArray()[2]!.AsObject().Remove("file_name"));
+        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("instances_train2017.json").And.Contain("file_name"));
     }
 
     [Test]
     public void DuplicateIdsAndDifferentCategoriesAreRefused()
     {
-        CocoFixture.Write(_dir, doc => doc["categories"]!.AsArray().Add(new JsonObject { ["id"] = 7, ["name"] = "cube" }));
-        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        CocoFixture.Write(Dir, doc => doc["categories"]!.AsArray().Add(new JsonObject { ["id"] = 7, ["name"] = "cube" }));
+        var e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("category id 7 appears twice"));
 
-        Directory.Delete(_dir, true);
-        Directory.CreateDirectory(_dir);
-        CocoFixture.Write(_dir, doc => doc["categories"]!.AsArray()[0]!["name"] = "box");
-        e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        Directory.Delete(Dir, true);
+        Directory.CreateDirectory(Dir);
+        CocoFixture.Write(Dir, doc => doc["categories"]!.AsArray()[0]!["name"] = "box");
+        e = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e.Message, Does.Contain("categories differ"));
     }
 
     [Test]
     public void LayoutErrorsAreNamed()
     {
-        Assert.Throws<DirectoryNotFoundException>(() => CocoMultiLabel.Load(Path.Combine(_dir, "none"), 16));
-        var e1 = Assert.Throws<DirectoryNotFoundException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        Assert.Throws<DirectoryNotFoundException>(() => CocoMultiLabel.Load(Path.Combine(Dir, "none"), 16));
+        var e1 = Assert.Throws<DirectoryNotFoundException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e1.Message, Does.Contain("annotations/"));
-        CocoFixture.Write(_dir);
-        File.Copy(Path.Combine(_dir, "annotations", "instances_train2017.json"), Path.Combine(_dir, "annotations", "instances_train2014.json"));
-        var e2 = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        CocoFixture.Write(Dir);
+        File.Copy(Path.Combine(Dir, "annotations", "instances_train2017.json"), Path.Combine(Dir, "annotations", "instances_train2014.json"));
+        var e2 = Assert.Throws<InvalidDataException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e2.Message, Does.Contain("several instances_train*.json"));
-        File.Delete(Path.Combine(_dir, "annotations", "instances_train2014.json"));
-        Directory.Delete(Path.Combine(_dir, "val2017"), true);
-        var e3 = Assert.Throws<DirectoryNotFoundException>(() => CocoMultiLabel.Load(_dir, 16))!;
+        File.Delete(Path.Combine(Dir, "annotations", "instances_train2014.json"));
+        Directory.Delete(Path.Combine(Dir, "val2017"), true);
+        var e3 = Assert.Throws<DirectoryNotFoundException>(() => CocoMultiLabel.Load(Dir, 16))!;
         Assert.That(e3.Message, Does.Contain("val2017"));
     }
 }

@@ -1,3 +1,4 @@
+using Kernels.Tests.Support;
 using System.Text.Json;
 using Kernels.Nets;
 using Kernels.Nets.Data.Lits;
@@ -8,23 +9,8 @@ using Kernels.Nets.Models.Lits;
 namespace Kernels.Tests.Lits;
 
 /// <summary>`kernels train cascade` (CascadeTrainer) and the tumour stage's box-with-jitter sampling.</summary>
-public class CascadeTrainingTests
+public class CascadeTrainingTests : TempDirTest
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "cascade-training-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
-    }
-
     /// <summary>A tiny cascade run on 32×32×16 phantoms: 2 + 1 cases, a few steps of tiny nets.</summary>
     private static readonly string[] Tiny =
     [
@@ -36,7 +22,7 @@ public class CascadeTrainingTests
     [Test]
     public void TinyRunWritesACheckpointThatSegmentLoads()
     {
-        var outDir = Path.Combine(_dir, "run");
+        var outDir = Path.Combine(Dir, "run");
         var (code, stdout, err) = Support.CliRun.Run([.. Tiny, "--out", outDir]);
         Assert.That(code, Is.EqualTo(0), stdout + err);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -80,10 +66,10 @@ public class CascadeTrainingTests
         Assert.That(Directory.GetFiles(Path.Combine(outDir, "overlays"), "*.png"), Has.Length.EqualTo(1));
 
         // `kernels segment` with that checkpoint on a phantom from `kernels phantom`: same shape, spacing, affine.
-        var phantoms = Path.Combine(_dir, "phantoms");
+        var phantoms = Path.Combine(Dir, "phantoms");
         Assert.That(Support.CliRun.Run("phantom", "--out", phantoms, "--cases", "1", "--seed", "11", "--size", "24,20,10").Code, Is.EqualTo(0));
         var input = Path.Combine(phantoms, "volume-0.nii");
-        var output = Path.Combine(_dir, "seg.nii.gz");
+        var output = Path.Combine(Dir, "seg.nii.gz");
         var (sc, so, se) = Support.CliRun.Run("segment", "--device", "cpu", "--checkpoint", ck, "--volume", input, "--out", output);
         Assert.That(sc, Is.EqualTo(0), so + se);
         Assert.That(so, Does.Contain("cascade"));
@@ -106,7 +92,7 @@ public class CascadeTrainingTests
         int at = args.IndexOf(option);
         if (at >= 0) args[at + 1] = value;
         else args.AddRange([option, value]);
-        var (code, _, err) = Support.CliRun.Run([.. args, "--out", Path.Combine(_dir, "bad")]);
+        var (code, _, err) = Support.CliRun.Run([.. args, "--out", Path.Combine(Dir, "bad")]);
         Assert.That(code, Is.EqualTo(2), err);
         Assert.That(err, Does.Contain(expected));
     }
@@ -202,11 +188,11 @@ public class CascadeTrainingTests
         var o = TinyOptions();
         var withLiver = UnetTrainerTests.Tiny(1);
         var lines = new List<string>();
-        var r = new CascadeTrainer(o, Device.Cpu, lines.Add).Run([withLiver, empty], [UnetTrainerTests.Tiny(3)], _dir);
+        var r = new CascadeTrainer(o, Device.Cpu, lines.Add).Run([withLiver, empty], [UnetTrainerTests.Tiny(3)], Dir);
         Assert.That(lines.Any(l => l.Contains("case 9") && l.Contains("no liver") && l.Contains("leaves it out")), Is.True, string.Join("\n", lines));
         Assert.That(r.TumourEpochs, Has.Count.EqualTo(1));
 
-        var none = Assert.Throws<ArgumentException>(() => new CascadeTrainer(o, Device.Cpu, _ => { }).Run([empty], [UnetTrainerTests.Tiny(3)], _dir));
+        var none = Assert.Throws<ArgumentException>(() => new CascadeTrainer(o, Device.Cpu, _ => { }).Run([empty], [UnetTrainerTests.Tiny(3)], Dir));
         Assert.That(none!.Message, Does.Contain("none of the 1 training cases has a liver"));
     }
 
@@ -217,11 +203,11 @@ public class CascadeTrainingTests
         {
             Liver = CascadeTrainOptions.DefaultLiver(UNetMode.Unet2d) with { Patch = [8, 8], BaseWidth = 2, Depth = 1, Batch = 2, Epochs = 1, StepsPerEpoch = 1 },
         };
-        var r = new CascadeTrainer(o, Device.Cpu, _ => { }).Run([UnetTrainerTests.Tiny(1), UnetTrainerTests.Tiny(2)], [UnetTrainerTests.Tiny(3)], _dir);
+        var r = new CascadeTrainer(o, Device.Cpu, _ => { }).Run([UnetTrainerTests.Tiny(1), UnetTrainerTests.Tiny(2)], [UnetTrainerTests.Tiny(3)], Dir);
         Assert.That(r.LiverEpochs, Has.Count.EqualTo(1));
-        using var seg = LoadedSegmenter.Load(Path.Combine(_dir, "checkpoint.safetensors"), Device.Cpu);
+        using var seg = LoadedSegmenter.Load(Path.Combine(Dir, "checkpoint.safetensors"), Device.Cpu);
         Assert.That(seg.Kind, Is.EqualTo("cascade"));
-        using (var c = TrainingCheckpoint.Load(Path.Combine(_dir, "checkpoint.safetensors"), Device.Cpu))
+        using (var c = TrainingCheckpoint.Load(Path.Combine(Dir, "checkpoint.safetensors"), Device.Cpu))
         {
             Assert.That(c.Extra["liver.model"], Is.EqualTo("unet2d"));
             Assert.That(c.Extra["liver.context"], Is.EqualTo("0"));
@@ -240,7 +226,7 @@ public class CascadeTrainingTests
     public void DownsampleBelowOneIsRefused()
     {
         var o = TinyOptions() with { Downsample = 0 };
-        var e = Assert.Throws<ArgumentException>(() => new CascadeTrainer(o, Device.Cpu, _ => { }).Run([UnetTrainerTests.Tiny(1)], [UnetTrainerTests.Tiny(2)], _dir));
+        var e = Assert.Throws<ArgumentException>(() => new CascadeTrainer(o, Device.Cpu, _ => { }).Run([UnetTrainerTests.Tiny(1)], [UnetTrainerTests.Tiny(2)], Dir));
         Assert.That(e!.Message, Does.Contain("--downsample must be at least 1"));
     }
 

@@ -1,3 +1,4 @@
+using Kernels.Tests.Support;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Kernels.Cli;
@@ -12,23 +13,8 @@ namespace Kernels.Tests.Lits;
 
 /// <summary>`train unet* --spacing` (resampling before training, the median default, the memory
 /// refusal, --max-cases) and `kernels segment` bringing an input to the training spacing and back.</summary>
-public class TrainingSpacingTests
+public class TrainingSpacingTests : TempDirTest
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "spacing-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
-    }
-
     /// <summary>Phantom case <paramref name="index"/> at a fixed spacing, written in the LiTS layout (int16 HU, uint8 labels).</summary>
     private static PhantomCase WritePhantom(string dir, int index, (double X, double Y, double Z) spacing, int x = 32, int y = 32, int z = 8)
     {
@@ -114,7 +100,7 @@ public class TrainingSpacingTests
         // The phantom default would take minutes to generate; the refusal comes first.
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, "--spacing", text], stdout, stderr);
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", Dir, "--spacing", text], stdout, stderr);
         Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout.ToString());
         Assert.That(stderr.ToString(), Does.Contain($"--spacing '{text}'").And.Contain("X,Y,Z"));
         Assert.That(stdout.ToString(), Does.Not.Contain("generated"));
@@ -123,9 +109,9 @@ public class TrainingSpacingTests
     [Test]
     public void TrainingResamplesEveryCaseToTheGivenSpacingAndRecordsIt()
     {
-        var data = Path.Combine(_dir, "data");
+        var data = Path.Combine(Dir, "data");
         for (int i = 0; i < 3; i++) WritePhantom(data, i, (0.8, 0.8, 2.5));
-        var run = Path.Combine(_dir, "run");
+        var run = Path.Combine(Dir, "run");
         var (code, stdout, stderr) = Train(data, run, "--spacing", "1.6,1.6,2.5");
         Assert.That(code, Is.EqualTo(0), stderr + stdout);
         Assert.That(stdout, Does.Contain("training spacing 1.60,1.60,2.50 mm (--spacing)"));
@@ -150,7 +136,7 @@ public class TrainingSpacingTests
         var first = PhantomGenerator.Generate(po, 1, 0);
         var expected = Resampling.ShapeFor(first.Shape, first.Spacing, (24, 24, 32));
         Assert.That(expected, Is.Not.EqualTo(first.Shape));
-        var run = Path.Combine(_dir, "run");
+        var run = Path.Combine(Dir, "run");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         string[] common = ["train", "unet25d", "--device", "cpu", "--data", "phantom", "--cases", "1", "--val-cases", "1", "--size", "32,32,16",
@@ -171,14 +157,14 @@ public class TrainingSpacingTests
     [Test]
     public void DefaultSpacingIsTheMedianOfTheTrainingCases()
     {
-        var data = Path.Combine(_dir, "data");
+        var data = Path.Combine(Dir, "data");
         // Three training cases and one validation case (the last fifth, at least one); the
         // validation case's spacing must not enter the median (with it x would be 1.1).
         WritePhantom(data, 0, (0.8, 0.8, 2.5));
         WritePhantom(data, 1, (1.0, 1.2, 2.0));
         WritePhantom(data, 2, (1.6, 1.6, 3.0));
         WritePhantom(data, 3, (1.2, 1.2, 2.5));
-        var run = Path.Combine(_dir, "run");
+        var run = Path.Combine(Dir, "run");
         var (code, stdout, stderr) = Train(data, run);
         Assert.That(code, Is.EqualTo(0), stderr + stdout);
         Assert.That(stdout, Does.Contain("training spacing 1.00,1.20,2.50 mm (the median of the 3 training cases"));
@@ -190,11 +176,11 @@ public class TrainingSpacingTests
     [Test]
     public void NativeKeepsEveryCasesOwnGrid()
     {
-        var data = Path.Combine(_dir, "data");
+        var data = Path.Combine(Dir, "data");
         WritePhantom(data, 0, (0.8, 0.8, 2.5));
         WritePhantom(data, 1, (1.0, 1.0, 2.0));
         WritePhantom(data, 2, (1.6, 1.6, 3.0));
-        var run = Path.Combine(_dir, "run");
+        var run = Path.Combine(Dir, "run");
         var (code, stdout, stderr) = Train(data, run, "--spacing", "native");
         Assert.That(code, Is.EqualTo(0), stderr + stdout);
         Assert.That(stdout, Does.Contain("training spacing native (--spacing native"));
@@ -206,27 +192,27 @@ public class TrainingSpacingTests
     [Test]
     public void OversizedDataIsRefusedBeforeReadingWithTheTotalAndTheFixes()
     {
-        var data = Path.Combine(_dir, "data");
+        var data = Path.Combine(Dir, "data");
         for (int i = 0; i < 4; i++) WritePhantom(data, i, (0.8, 0.8, 2.5));
         // Native 32×32×8 = 8192 voxels a case; with one validation case the estimate is
         // n·8192·5 + 8192·(6 + 5) + 8192·32 bytes: 516096 for 4 cases, 475136 for 3, 434176 for 2.
         string limit = (450_000 / (double)(1L << 30)).ToString("R", CultureInfo.InvariantCulture);
-        var (code, stdout, stderr) = Train(data, Path.Combine(_dir, "run"), "--spacing", "native", "--max-memory", limit);
+        var (code, stdout, stderr) = Train(data, Path.Combine(Dir, "run"), "--spacing", "native", "--max-memory", limit);
         Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout);
         Assert.That(stderr, Does.Contain("the 4 cases").And.Contain("need about 0.49 MiB").And.Contain("--max-memory"));
         Assert.That(stderr, Does.Contain("--max-cases 2 (the first 2 cases fit)").And.Contain("coarser spacing"));
         Assert.That(stdout, Does.Not.Contain("case 1 of"), "refused before any case was read");
 
         // At a spacing the message names a concrete coarser one, which then fits.
-        (code, stdout, stderr) = Train(data, Path.Combine(_dir, "run"), "--spacing", "0.8,0.8,2.5", "--max-memory", limit);
+        (code, stdout, stderr) = Train(data, Path.Combine(Dir, "run"), "--spacing", "0.8,0.8,2.5", "--max-memory", limit);
         Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout);
         var m = Regex.Match(stderr, @"--spacing ([0-9.]+,[0-9.]+,[0-9.]+)\)");
         Assert.That(m.Success, Is.True, stderr);
-        (code, stdout, stderr) = Train(data, Path.Combine(_dir, "run2"), "--spacing", m.Groups[1].Value, "--max-memory", limit);
+        (code, stdout, stderr) = Train(data, Path.Combine(Dir, "run2"), "--spacing", m.Groups[1].Value, "--max-memory", limit);
         Assert.That(code, Is.EqualTo(0), stderr + stdout);
 
         // The advice's --max-cases fits too.
-        (code, stdout, stderr) = Train(data, Path.Combine(_dir, "run3"), "--spacing", "native", "--max-memory", limit, "--max-cases", "2");
+        (code, stdout, stderr) = Train(data, Path.Combine(Dir, "run3"), "--spacing", "native", "--max-memory", limit, "--max-cases", "2");
         Assert.That(code, Is.EqualTo(0), stderr + stdout);
         Assert.That(stdout, Does.Contain("using the first 2 of the 4 cases").And.Contain("1 for training, 1 for validation"));
     }
@@ -236,7 +222,7 @@ public class TrainingSpacingTests
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, "--cases", "2", "--val-cases", "1", "--size", "32,32,16",
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", Dir, "--cases", "2", "--val-cases", "1", "--size", "32,32,16",
             "--max-memory", "0.0001"], stdout, stderr);
         Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout.ToString());
         Assert.That(stderr.ToString(), Does.Contain("3 phantoms of 32×32×16 voxels need about").And.Contain("--cases").And.Contain("coarser --spacing"));
@@ -246,15 +232,15 @@ public class TrainingSpacingTests
     [Test]
     public void MaxCasesBelowTwoAndOnPhantomsAreRefused()
     {
-        var data = Path.Combine(_dir, "data");
+        var data = Path.Combine(Dir, "data");
         for (int i = 0; i < 3; i++) WritePhantom(data, i, (0.8, 0.8, 2.5));
-        var (code, _, stderr) = Train(data, Path.Combine(_dir, "run"), "--max-cases", "1");
+        var (code, _, stderr) = Train(data, Path.Combine(Dir, "run"), "--max-cases", "1");
         Assert.That(code, Is.EqualTo(Program.ExitUserError));
         Assert.That(stderr, Does.Contain("1 case(s) kept by --max-cases"));
 
         var stdout = new StringWriter();
         var err = new StringWriter();
-        code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, "--max-cases", "3"], stdout, err);
+        code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", Dir, "--max-cases", "3"], stdout, err);
         Assert.That(code, Is.EqualTo(Program.ExitUserError));
         Assert.That(err.ToString(), Does.Contain("--max-cases applies to --data lits:<dir>"));
     }
@@ -262,18 +248,18 @@ public class TrainingSpacingTests
     [Test]
     public void SegmentResamplesToTheTrainingSpacingAndBackOntoTheInputsGrid()
     {
-        var data = Path.Combine(_dir, "data");
+        var data = Path.Combine(Dir, "data");
         for (int i = 0; i < 3; i++) WritePhantom(data, i, (0.8, 0.8, 2.5));
-        var run = Path.Combine(_dir, "run");
+        var run = Path.Combine(Dir, "run");
         var (code, stdout, stderr) = Train(data, run, "--spacing", "1.6,1.6,2.5");
         Assert.That(code, Is.EqualTo(0), stderr + stdout);
 
         // An anisotropic phantom at another spacing, odd shape, with a rotated, shifted affine.
         var pc = PhantomGenerator.Generate(new PhantomOptions { X = 30, Y = 28, Z = 9, Spacing = (0.7, 0.9, 3.0) }, 11, 0);
         double[,] affine = { { 0, -0.9, 0, 10 }, { 0.7, 0, 0, -20 }, { 0, 0, 3.0, 30 }, { 0, 0, 0, 1 } };
-        var input = Path.Combine(_dir, "volume-9.nii.gz");
+        var input = Path.Combine(Dir, "volume-9.nii.gz");
         NiftiWriter.Write(input, NiftiImage<float>.Create(pc.Volume, pc.Shape, pc.Spacing, affine), NiftiDataType.Int16);
-        var output = Path.Combine(_dir, "segmentation-9.nii.gz");
+        var output = Path.Combine(Dir, "segmentation-9.nii.gz");
         var o = new StringWriter();
         var e = new StringWriter();
         code = Program.Run(["segment", "--checkpoint", Path.Combine(run, "checkpoint.safetensors"), "--volume", input, "--out", output], o, e);
@@ -303,8 +289,8 @@ public class TrainingSpacingTests
         {
             Patch = [8, 8, 8], BaseWidth = 2, Depth = 1, Epochs = 1, StepsPerEpoch = 1, Batch = 2, Metadata = new HuWindow().ToMetadata(),
         };
-        new UNetTrainer(o, Device.Cpu, _ => { }).Run([UnetTrainerTests.Tiny(1)], [UnetTrainerTests.Tiny(2)], _dir);
-        var path = Path.Combine(_dir, "checkpoint.safetensors");
+        new UNetTrainer(o, Device.Cpu, _ => { }).Run([UnetTrainerTests.Tiny(1)], [UnetTrainerTests.Tiny(2)], Dir);
+        var path = Path.Combine(Dir, "checkpoint.safetensors");
         Assert.That(Extra(path).ContainsKey(TrainingSpacing.MetadataKey), Is.False);
         using (var model = LoadedSegmenter.Load(path, Device.Cpu))
         {
@@ -318,7 +304,7 @@ public class TrainingSpacingTests
         }
 
         // A spacing that is not one is refused naming the file.
-        var bad = Path.Combine(_dir, "bad.safetensors");
+        var bad = Path.Combine(Dir, "bad.safetensors");
         using var net = new UNet(o.NetConfig);
         var meta = new Dictionary<string, string>(new UNetTrainer(o, Device.Cpu, _ => { }).Metadata(o.NetConfig));
         foreach (var (k, v) in new HuWindow().ToMetadata()) meta[k] = v;

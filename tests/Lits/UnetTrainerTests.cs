@@ -1,3 +1,4 @@
+using Kernels.Tests.Support;
 using System.IO.Compression;
 using System.Text.Json;
 using Kernels.Cli;
@@ -9,23 +10,8 @@ using Kernels.Nets.Training;
 
 namespace Kernels.Tests.Lits;
 
-public class UnetTrainerTests
+public class UnetTrainerTests : TempDirTest
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "unet-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
-    }
-
     /// <summary>A small synthetic volume: a bright block (liver) with a brighter cube (tumour) in noise.</summary>
     internal static SegmentationCase Tiny(int seed, int d = 8, int h = 16, int w = 16)
     {
@@ -56,10 +42,10 @@ public class UnetTrainerTests
     public void TrainingWritesCheckpointMetricsAndOverlays(UNetMode mode)
     {
         var lines = new List<string>();
-        var r = new UNetTrainer(TinyOptions(mode), Device.Cpu, lines.Add).Run([Tiny(1), Tiny(2)], [Tiny(3)], _dir);
+        var r = new UNetTrainer(TinyOptions(mode), Device.Cpu, lines.Add).Run([Tiny(1), Tiny(2)], [Tiny(3)], Dir);
         Assert.That(r.Epochs, Has.Count.EqualTo(2));
         Assert.That(lines.Any(l => l.Contains("voxels/s") && l.Contains("ETA")), Is.True, string.Join("\n", lines));
-        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "metrics.json"))))
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "metrics.json"))))
         {
             var epochs = doc.RootElement.GetProperty("epochs");
             Assert.That(epochs.GetArrayLength(), Is.EqualTo(2));
@@ -68,17 +54,17 @@ public class UnetTrainerTests
             Assert.That(final.GetProperty("liver_dice").GetDouble(), Is.EqualTo(r.LiverDice));
             Assert.That(final.GetProperty("cases")[0].GetProperty("id").GetString(), Is.EqualTo("3"));
         }
-        var pngs = Directory.GetFiles(Path.Combine(_dir, "overlays"), "*.png");
+        var pngs = Directory.GetFiles(Path.Combine(Dir, "overlays"), "*.png");
         Assert.That(pngs, Has.Length.EqualTo(1));
         CheckPng(pngs[0], 16 * 3, 16 * 3);
         // curves.png (SkiaSharp's encoder): a PNG of the plot's size.
-        var curves = File.ReadAllBytes(Path.Combine(_dir, "curves.png"));
+        var curves = File.ReadAllBytes(Path.Combine(Dir, "curves.png"));
         Assert.That(curves.Take(8), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }));
         Assert.That(System.Text.Encoding.ASCII.GetString(curves, 12, 4), Is.EqualTo("IHDR"));
         Assert.That(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(curves.AsSpan(16)), Is.EqualTo(Kernels.Nets.Imaging.Curves.DefaultWidth));
         Assert.That(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(curves.AsSpan(20)), Is.EqualTo(Kernels.Nets.Imaging.Curves.DefaultHeight));
         // The checkpoint rebuilds a segmenter that gives labels of the volume's size.
-        using var seg = LoadedSegmenter.Load(Path.Combine(_dir, "checkpoint.safetensors"), Device.Cpu);
+        using var seg = LoadedSegmenter.Load(Path.Combine(Dir, "checkpoint.safetensors"), Device.Cpu);
         Assert.That(seg.Kind, Is.EqualTo(mode.Name()));
         var labels = seg.Segment(Tiny(4).Image, [8, 16, 16]);
         Assert.That(labels, Has.Length.EqualTo(8 * 16 * 16));
@@ -157,7 +143,7 @@ public class UnetTrainerTests
     public void SegmentRefusesACheckpointOfAnotherModelNamingTheTensor()
     {
         using var lin = new Kernels.Nets.Modules.Linear(3, 2);
-        var path = Path.Combine(_dir, "other.safetensors");
+        var path = Path.Combine(Dir, "other.safetensors");
         new TrainingRun(lin).Save(path, new Dictionary<string, string> { ["model"] = "ml-decoder" });
         var e = Assert.Throws<InvalidDataException>(() => LoadedSegmenter.Load(path, Device.Cpu));
         Assert.That(e!.Message, Does.Contain(path).And.Contain("ml-decoder").And.Contain("model.weight"));
@@ -169,7 +155,7 @@ public class UnetTrainerTests
             ["model"] = "unet3d", ["patch"] = "8,8,8", ["context"] = "0", ["overlap"] = "0.5", ["tumour_dilation"] = "2",
             ["window_low"] = "-200", ["window_high"] = "250",
         };
-        var bad = Path.Combine(_dir, "bad.safetensors");
+        var bad = Path.Combine(Dir, "bad.safetensors");
         new TrainingRun(net).Save(bad, meta);
         e = Assert.Throws<InvalidDataException>(() => LoadedSegmenter.Load(bad, Device.Cpu));
         Assert.That(e!.Message, Does.Contain(bad).And.Contain("enc.0.conv1.weight"));
@@ -179,7 +165,7 @@ public class UnetTrainerTests
     public void SegmentCommandWritesLabelsWithTheInputsGeometry()
     {
         var r = new UNetTrainer(TinyOptions(UNetMode.Unet3d) with { Epochs = 1, StepsPerEpoch = 1 }, Device.Cpu, _ => { })
-            .Run([Tiny(1)], [Tiny(2)], _dir);
+            .Run([Tiny(1)], [Tiny(2)], Dir);
         Assert.That(r.Epochs, Has.Count.EqualTo(1));
         // An input in HU, anisotropic, with a rotated affine and an odd shape (not a multiple of the patch).
         int X = 13, Y = 11, Z = 5;
@@ -187,12 +173,12 @@ public class UnetTrainerTests
         var rng = new Rng(3);
         for (int i = 0; i < hu.Length; i++) hu[i] = (float)(rng.NextDouble() * 400 - 200);
         double[,] affine = { { 0, -0.8, 0, 10 }, { 0.7, 0, 0, -20 }, { 0, 0, 2.5, 30 }, { 0, 0, 0, 1 } };
-        var input = Path.Combine(_dir, "volume-7.nii.gz");
+        var input = Path.Combine(Dir, "volume-7.nii.gz");
         NiftiWriter.Write(input, NiftiImage<float>.Create(hu, (X, Y, Z), (0.7, 0.8, 2.5), affine), NiftiDataType.Int16);
-        var output = Path.Combine(_dir, "segmentation-7.nii.gz");
+        var output = Path.Combine(Dir, "segmentation-7.nii.gz");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Program.Run(["segment", "--checkpoint", Path.Combine(_dir, "checkpoint.safetensors"), "--volume", input, "--out", output], stdout, stderr);
+        int code = Program.Run(["segment", "--checkpoint", Path.Combine(Dir, "checkpoint.safetensors"), "--volume", input, "--out", output], stdout, stderr);
         Assert.That(code, Is.EqualTo(0), stderr.ToString());
         var inImg = NiftiReader.Read(input);
         var outImg = NiftiReader.ReadLabels(output);
@@ -201,7 +187,7 @@ public class UnetTrainerTests
         Assert.That(outImg.Affine, Is.EqualTo(inImg.Affine));
         Assert.That(outImg.Data.All(v => v <= 2), Is.True);
 
-        code = Program.Run(["segment", "--checkpoint", Path.Combine(_dir, "missing.safetensors"), "--volume", input, "--out", output], stdout, stderr);
+        code = Program.Run(["segment", "--checkpoint", Path.Combine(Dir, "missing.safetensors"), "--volume", input, "--out", output], stdout, stderr);
         Assert.That(code, Is.EqualTo(Program.ExitUserError));
         Assert.That(stderr.ToString(), Does.Contain("missing.safetensors"));
     }
@@ -215,7 +201,7 @@ public class UnetTrainerTests
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", _dir, option, value], stdout, stderr);
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--out", Dir, option, value], stdout, stderr);
         Assert.That(code, Is.EqualTo(Program.ExitUserError), stdout.ToString());
         Assert.That(stderr.ToString(), Does.Contain(expected));
     }
@@ -228,13 +214,13 @@ public class UnetTrainerTests
         {
             var c = Tiny(i);
             var hu = c.Image.Select(v => v * 200f).ToArray();
-            NiftiWriter.Write(Path.Combine(_dir, $"volume-{i}.nii"), NiftiImage<float>.Create(hu, (16, 16, 8), (1, 1, 2)), NiftiDataType.Float32);
-            NiftiWriter.Write(Path.Combine(_dir, $"segmentation-{i}.nii"), NiftiImage<byte>.Create(c.Labels, (16, 16, 8), (1, 1, 2)), NiftiDataType.UInt8);
+            NiftiWriter.Write(Path.Combine(Dir, $"volume-{i}.nii"), NiftiImage<float>.Create(hu, (16, 16, 8), (1, 1, 2)), NiftiDataType.Float32);
+            NiftiWriter.Write(Path.Combine(Dir, $"segmentation-{i}.nii"), NiftiImage<byte>.Create(c.Labels, (16, 16, 8), (1, 1, 2)), NiftiDataType.UInt8);
         }
-        var outDir = Path.Combine(_dir, "run");
+        var outDir = Path.Combine(Dir, "run");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--data", "lits:" + _dir, "--patch", "8,8,8", "--width", "2", "--depth", "1",
+        int code = Program.Run(["train", "unet3d", "--device", "cpu", "--data", "lits:" + Dir, "--patch", "8,8,8", "--width", "2", "--depth", "1",
             "--epochs", "1", "--steps-per-epoch", "1", "--out", outDir], stdout, stderr);
         Assert.That(code, Is.EqualTo(0), stderr.ToString());
         var lines = stdout.ToString().Trim().Split('\n');

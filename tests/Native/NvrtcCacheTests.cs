@@ -1,3 +1,4 @@
+using Kernels.Tests.Support;
 using System.Text;
 using Kernels.Bindings.Nvrtc;
 
@@ -6,19 +7,8 @@ namespace Kernels.Tests.Native;
 /// <summary>Source (c) of <see cref="NativeModules"/>: the embedded native/*.cu compiled by NVRTC
 /// for a device's arch and cached on disk; and the choice between (a) prebuilt cubin and (b)
 /// prebuilt PTX. Every test uses its own temp folders, never the user's cache.</summary>
-public class NvrtcCacheTests
+public class NvrtcCacheTests : TempDirTest
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void MakeTempDir() => _dir = Directory.CreateTempSubdirectory("kernels-nvrtc-test-").FullName;
-
-    [TearDown]
-    public void RemoveTempDir()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
-    }
-
     private static void RequireNvrtc()
     {
         if (!Nvrtc.IsAvailable) Assert.Ignore($"NVRTC is not installed: {Nvrtc.Reason}");
@@ -60,19 +50,19 @@ public class NvrtcCacheTests
     public void CompilesActivationForSm80_ThenHitsTheCache_ThenRecompilesACorruptFile()
     {
         RequireNvrtc();
-        var first = NativeModules.Compile("activation", "sm_80", _dir);
+        var first = NativeModules.Compile("activation", "sm_80", Dir);
         Assert.That(first.Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCompiled));
         Assert.That(first.IsCubin, Is.EqualTo(Nvrtc.SupportsCubin), "sm_80 gives a cubin where NVRTC can make one");
         AssertHoldsActivationKernels(first);
-        var files = Directory.GetFiles(_dir);
+        var files = Directory.GetFiles(Dir);
         Assert.That(files, Has.Length.EqualTo(1), "one cache file, no temp file left behind");
         Assert.That(first.Detail, Is.EqualTo(files[0]));
         var key = NativeModules.CacheKey(NativeModules.Source("activation"), NativeModules.Headers(), "sm_80", Nvrtc.Version);
-        Assert.That(files[0], Is.EqualTo(NativeModules.CachePath(_dir, "activation", "sm_80", key)));
+        Assert.That(files[0], Is.EqualTo(NativeModules.CachePath(Dir, "activation", "sm_80", key)));
         var written = File.GetLastWriteTimeUtc(files[0]);
 
         long compiles = NativeModules.NvrtcCompiles;
-        var second = NativeModules.Compile("activation", "sm_80", _dir);
+        var second = NativeModules.Compile("activation", "sm_80", Dir);
         Assert.That(second.Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCache));
         Assert.That(NativeModules.NvrtcCompiles, Is.EqualTo(compiles), "a cache hit runs no NVRTC compile");
         Assert.That(second.Image, Is.EqualTo(first.Image));
@@ -83,16 +73,16 @@ public class NvrtcCacheTests
         var bytes = File.ReadAllBytes(files[0]);
         bytes[^10] ^= 0x5A;
         File.WriteAllBytes(files[0], bytes);
-        var third = NativeModules.Compile("activation", "sm_80", _dir);
+        var third = NativeModules.Compile("activation", "sm_80", Dir);
         Assert.That(third.Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCompiled));
         Assert.That(NativeModules.NvrtcCompiles, Is.EqualTo(compiles + 1));
         Assert.That(third.Image, Is.EqualTo(first.Image), "NVRTC is deterministic for the same input");
-        Assert.That(NativeModules.Compile("activation", "sm_80", _dir).Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCache),
+        Assert.That(NativeModules.Compile("activation", "sm_80", Dir).Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCache),
             "the recompiled image replaced the corrupt file");
 
         // A truncated file (a crash mid-write by something else) is rejected too.
         File.WriteAllBytes(files[0], bytes.AsSpan(0, 20).ToArray());
-        Assert.That(NativeModules.Compile("activation", "sm_80", _dir).Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCompiled));
+        Assert.That(NativeModules.Compile("activation", "sm_80", Dir).Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCompiled));
     }
 
     [Test]
@@ -116,17 +106,17 @@ public class NvrtcCacheTests
         RequireNvrtc();
         var source = NativeModules.Source("activation");
         var headers = NativeModules.Headers();
-        var a = NativeModules.Compile("activation", source, headers, "sm_80", _dir);
+        var a = NativeModules.Compile("activation", source, headers, "sm_80", Dir);
         long compiles = NativeModules.NvrtcCompiles;
         var edited = source + "\nextern \"C\" __global__ void activation_extra_probe(float* y) { y[0] = 1.0f; }\n";
-        var b = NativeModules.Compile("activation", edited, headers, "sm_80", _dir);
+        var b = NativeModules.Compile("activation", edited, headers, "sm_80", Dir);
         Assert.That(b.Origin, Is.EqualTo(NativeModuleOrigin.NvrtcCompiled), "the old entry must not serve a new source");
         Assert.That(NativeModules.NvrtcCompiles, Is.EqualTo(compiles + 1));
         Assert.That(b.Detail, Is.Not.EqualTo(a.Detail));
-        Assert.That(Directory.GetFiles(_dir), Has.Length.EqualTo(2));
+        Assert.That(Directory.GetFiles(Dir), Has.Length.EqualTo(2));
         var text = b.IsCubin ? Encoding.ASCII.GetString(b.Image) : Encoding.UTF8.GetString(b.Image);
         Assert.That(text, Does.Contain("activation_extra_probe"));
-        Assert.That(NativeModules.Compile("activation", source, headers, "sm_80", _dir).Origin,
+        Assert.That(NativeModules.Compile("activation", source, headers, "sm_80", Dir).Origin,
             Is.EqualTo(NativeModuleOrigin.NvrtcCache), "the original entry is still there");
     }
 
@@ -136,7 +126,7 @@ public class NvrtcCacheTests
         RequireNvrtc();
         foreach (var name in NativeModules.EmbeddedSources())
         {
-            var image = NativeModules.Compile(name, "sm_90", _dir);
+            var image = NativeModules.Compile(name, "sm_90", Dir);
             Assert.That(image.Image, Is.Not.Empty, name);
             Assert.That(image.Arch, Is.EqualTo("sm_90"));
         }
@@ -148,20 +138,20 @@ public class NvrtcCacheTests
         RequireNvrtc();
         var e = Assert.Throws<NvrtcException>(() =>
             NativeModules.Compile("broken", "extern \"C\" __global__ void k(float* y) { y[0] = undefined_name; }",
-                NativeModules.Headers(), "sm_80", _dir));
+                NativeModules.Headers(), "sm_80", Dir));
         Assert.That(e!.Log, Does.Contain("undefined_name"));
-        Assert.That(Directory.GetFiles(_dir), Is.Empty);
+        Assert.That(Directory.GetFiles(Dir), Is.Empty);
     }
 
     [Test]
     public void PrebuiltChoice_ExactCubinFirst_ThenTheHighestPtxNotAboveTheArch()
     {
-        File.WriteAllBytes(Path.Combine(_dir, "activation.sm_90.cubin"), [0x7F, (byte)'E', (byte)'L', (byte)'F', 1]);
-        File.WriteAllText(Path.Combine(_dir, "activation.compute_80.ptx"), "// ptx 80");
-        File.WriteAllText(Path.Combine(_dir, "activation.compute_86.ptx"), "// ptx 86");
-        File.WriteAllText(Path.Combine(_dir, "activation.compute_90.ptx"), "// ptx 90");
-        File.WriteAllText(Path.Combine(_dir, "elementwise.compute_75.ptx"), "// other family");
-        string[] dirs = [_dir];
+        File.WriteAllBytes(Path.Combine(Dir, "activation.sm_90.cubin"), [0x7F, (byte)'E', (byte)'L', (byte)'F', 1]);
+        File.WriteAllText(Path.Combine(Dir, "activation.compute_80.ptx"), "// ptx 80");
+        File.WriteAllText(Path.Combine(Dir, "activation.compute_86.ptx"), "// ptx 86");
+        File.WriteAllText(Path.Combine(Dir, "activation.compute_90.ptx"), "// ptx 90");
+        File.WriteAllText(Path.Combine(Dir, "elementwise.compute_75.ptx"), "// other family");
+        string[] dirs = [Dir];
 
         var h100 = NativeModules.Prebuilt("activation", 9, 0, dirs).ToList();
         Assert.That(h100.Select(i => i.Origin), Is.EqualTo(new[] { NativeModuleOrigin.PrebuiltCubin, NativeModuleOrigin.PrebuiltPtx }));
@@ -176,7 +166,7 @@ public class NvrtcCacheTests
 
         Assert.That(NativeModules.Prebuilt("activation", 7, 5, dirs), Is.Empty, "all PTX is too new for sm_75");
         Assert.That(NativeModules.Prebuilt("elementwise", 8, 0, dirs).Single().Arch, Is.EqualTo("compute_75"));
-        Assert.That(NativeModules.Prebuilt("activation", 9, 0, [Path.Combine(_dir, "missing")]), Is.Empty);
+        Assert.That(NativeModules.Prebuilt("activation", 9, 0, [Path.Combine(Dir, "missing")]), Is.Empty);
     }
 
     [Test]
@@ -185,10 +175,10 @@ public class NvrtcCacheTests
         var old = Environment.GetEnvironmentVariable(NativeModules.NativeDirVariable);
         try
         {
-            Environment.SetEnvironmentVariable(NativeModules.NativeDirVariable, _dir);
-            File.WriteAllText(Path.Combine(_dir, "activation.compute_80.ptx"), "// ptx 80");
+            Environment.SetEnvironmentVariable(NativeModules.NativeDirVariable, Dir);
+            File.WriteAllText(Path.Combine(Dir, "activation.compute_80.ptx"), "// ptx 80");
             Assert.That(NativeModules.Describe("activation", 8, 6), Does.StartWith("prebuilt PTX").And.Contain("compute_80"));
-            File.WriteAllBytes(Path.Combine(_dir, "activation.sm_86.cubin"), [0x7F, (byte)'E', (byte)'L', (byte)'F']);
+            File.WriteAllBytes(Path.Combine(Dir, "activation.sm_86.cubin"), [0x7F, (byte)'E', (byte)'L', (byte)'F']);
             Assert.That(NativeModules.Describe("activation", 8, 6), Does.StartWith("prebuilt cubin").And.Contain("sm_86"));
             // A family with no prebuilt file at all falls to NVRTC (or says that nothing is there).
             Assert.That(NativeModules.Describe("no_such_family", 8, 6),
@@ -207,13 +197,13 @@ public class NvrtcCacheTests
         var oldCache = Environment.GetEnvironmentVariable(NativeModules.CacheDirVariable);
         try
         {
-            Environment.SetEnvironmentVariable(NativeModules.NativeDirVariable, _dir);
-            Assert.That(NativeModules.SearchDirectories()[0], Is.EqualTo(_dir));
-            Directory.CreateDirectory(Path.Combine(_dir, "cuda"));
-            Assert.That(NativeModules.SearchDirectories()[0], Is.EqualTo(Path.Combine(_dir, "cuda")),
+            Environment.SetEnvironmentVariable(NativeModules.NativeDirVariable, Dir);
+            Assert.That(NativeModules.SearchDirectories()[0], Is.EqualTo(Dir));
+            Directory.CreateDirectory(Path.Combine(Dir, "cuda"));
+            Assert.That(NativeModules.SearchDirectories()[0], Is.EqualTo(Path.Combine(Dir, "cuda")),
                 "a build/native folder is accepted too");
-            Environment.SetEnvironmentVariable(NativeModules.CacheDirVariable, _dir);
-            Assert.That(NativeModules.CacheDirectory(), Is.EqualTo(Path.Combine(_dir, "nvrtc")));
+            Environment.SetEnvironmentVariable(NativeModules.CacheDirVariable, Dir);
+            Assert.That(NativeModules.CacheDirectory(), Is.EqualTo(Path.Combine(Dir, "nvrtc")));
             Environment.SetEnvironmentVariable(NativeModules.CacheDirVariable, null);
             Assert.That(NativeModules.CacheDirectory(), Does.EndWith(Path.Combine("kernels", "nvrtc")));
         }

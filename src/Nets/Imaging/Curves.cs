@@ -18,6 +18,22 @@ public static class Curves
     // A colour-blind-safe pair and a third for extra lines.
     public const uint Blue = 0xFF1F77B4, Orange = 0xFFFF7F0E, Green = 0xFF2CA02C;
 
+    /// <summary>Writes the plot, or logs why it could not: a run's curves are a by-product, so a
+    /// failure to draw or write them never stops training.</summary>
+    public static bool TryWritePng(string path, IReadOnlyList<CurvePanel> panels, Action<string> log)
+    {
+        try
+        {
+            WritePng(path, panels);
+            return true;
+        }
+        catch (Exception e)
+        {
+            log($"warning: could not write {Path.GetFileName(path)} ({e.GetType().Name}: {e.Message}); training goes on");
+            return false;
+        }
+    }
+
     public static void WritePng(string path, IReadOnlyList<CurvePanel> panels, int width = DefaultWidth, int height = DefaultHeight)
     {
         var png = RenderPng(panels, width, height);

@@ -222,27 +222,20 @@ public sealed class CascadeTrainer(CascadeTrainOptions options, Device device, A
 
     private void WriteCurves(string outDir, List<CascadeEpoch> liver, List<CascadeEpoch> tumour)
     {
-        try
-        {
-            Curves.WritePng(Path.Combine(outDir, "curves.png"),
+        Curves.TryWritePng(Path.Combine(outDir, "curves.png"),
+        [
+            new CurvePanel("stage 1 (liver, downsampled)",
             [
-                new CurvePanel("stage 1 (liver, downsampled)",
-                [
-                    new CurveSeries("loss", liver.Select(e => e.Loss).ToList(), Curves.Blue),
-                    new CurveSeries("liver dice (stage 1 alone)", liver.Select(e => e.LiverDice).ToList(), Curves.Green),
-                ]),
-                new CurvePanel("stage 2 (tumour, in the liver box)", [new CurveSeries("loss", tumour.Select(e => e.Loss).ToList(), Curves.Blue)]),
-                new CurvePanel("cascade validation Dice",
-                [
-                    new CurveSeries("liver", tumour.Select(e => e.LiverDice).ToList(), Curves.Blue),
-                    new CurveSeries("lesion (per case)", tumour.Select(e => e.LesionDice).ToList(), Curves.Orange),
-                ]),
-            ]);
-        }
-        catch (Exception e)
-        {
-            log($"warning: could not write curves.png ({e.GetType().Name}: {e.Message}); training goes on");
-        }
+                new CurveSeries("loss", liver.Select(e => e.Loss).ToList(), Curves.Blue),
+                new CurveSeries("liver dice (stage 1 alone)", liver.Select(e => e.LiverDice).ToList(), Curves.Green),
+            ]),
+            new CurvePanel("stage 2 (tumour, in the liver box)", [new CurveSeries("loss", tumour.Select(e => e.Loss).ToList(), Curves.Blue)]),
+            new CurvePanel("cascade validation Dice",
+            [
+                new CurveSeries("liver", tumour.Select(e => e.LiverDice).ToList(), Curves.Blue),
+                new CurveSeries("lesion (per case)", tumour.Select(e => e.LesionDice).ToList(), Curves.Orange),
+            ]),
+        ], log);
     }
 
     private void WriteMetrics(string outDir, List<CascadeEpoch> liver, List<CascadeEpoch> tumour, int bestEpoch, LitsReport best)

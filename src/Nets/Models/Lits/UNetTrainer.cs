@@ -208,22 +208,15 @@ public sealed class UNetTrainer(UNetTrainOptions options, Device device, Action<
     /// so a failure is one warning line.</summary>
     private void WriteCurves(string outDir, IReadOnlyList<UNetEpoch> epochs)
     {
-        try
-        {
-            Curves.WritePng(Path.Combine(outDir, "curves.png"),
+        Curves.TryWritePng(Path.Combine(outDir, "curves.png"),
+        [
+            new CurvePanel("training loss (Dice + CE)", [new CurveSeries("loss", epochs.Select(e => e.Loss).ToList(), Curves.Blue)]),
+            new CurvePanel("validation Dice",
             [
-                new CurvePanel("training loss (Dice + CE)", [new CurveSeries("loss", epochs.Select(e => e.Loss).ToList(), Curves.Blue)]),
-                new CurvePanel("validation Dice",
-                [
-                    new CurveSeries("liver", epochs.Select(e => e.LiverDice).ToList(), Curves.Blue),
-                    new CurveSeries("lesion (per case)", epochs.Select(e => e.LesionDice).ToList(), Curves.Orange),
-                ]),
-            ]);
-        }
-        catch (Exception e)
-        {
-            log($"warning: could not write curves.png ({e.GetType().Name}: {e.Message}); training goes on");
-        }
+                new CurveSeries("liver", epochs.Select(e => e.LiverDice).ToList(), Curves.Blue),
+                new CurveSeries("lesion (per case)", epochs.Select(e => e.LesionDice).ToList(), Curves.Orange),
+            ]),
+        ], log);
     }
 
     private static void WriteMetrics(string outDir, IReadOnlyList<UNetEpoch> epochs, double liver, double lesion, IReadOnlyList<UNetCaseScore> cases)

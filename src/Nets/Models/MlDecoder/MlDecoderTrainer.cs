@@ -317,22 +317,15 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
     /// <summary>curves.png: a picture must never end a run, so a failure is one warning line.</summary>
     private void WriteCurves(string outDir, IReadOnlyList<MlDecoderEpoch> epochs)
     {
-        try
-        {
-            Curves.WritePng(Path.Combine(outDir, CurvesFile),
+        Curves.TryWritePng(Path.Combine(outDir, CurvesFile),
+        [
+            new CurvePanel("training loss per image", [new CurveSeries("loss", epochs.Select(e => e.Loss).ToList(), Curves.Blue)]),
+            new CurvePanel("held-out mAP (%)",
             [
-                new CurvePanel("training loss per image", [new CurveSeries("loss", epochs.Select(e => e.Loss).ToList(), Curves.Blue)]),
-                new CurvePanel("held-out mAP (%)",
-                [
-                    new CurveSeries("model", epochs.Select(e => e.Map).ToList(), Curves.Blue),
-                    new CurveSeries("EMA", epochs.Select(e => e.MapEma).ToList(), Curves.Orange),
-                ]),
-            ]);
-        }
-        catch (Exception e)
-        {
-            Progress.Line($"warning: could not write {CurvesFile} ({e.GetType().Name}: {e.Message}); training goes on");
-        }
+                new CurveSeries("model", epochs.Select(e => e.Map).ToList(), Curves.Blue),
+                new CurveSeries("EMA", epochs.Select(e => e.MapEma).ToList(), Curves.Orange),
+            ]),
+        ], Progress.Line);
     }
 
     /// <summary>mAP (percent) of a model on the data source's fixed validation set, read in slices
