@@ -359,7 +359,7 @@ public sealed class MlDecoderTrainer(MlDecoderTrainOptions options, Device devic
                 var batch = source.ValidationBatch(i, Math.Min(chunk, n - i));
                 batch.Targets.CopyTo(targets, (long)i * classes);
                 var (x, _) = batch.ToTensors(device);
-                m.Forward(x).ToArray<float>().CopyTo(scores, (long)i * classes);
+                m.Forward(x).ToFloats().CopyTo(scores, (long)i * classes);
             }
         return (scores, targets);
     }

@@ -262,20 +262,9 @@ public sealed class ZeroShotTraining
     public ZeroShotReport Evaluate(MultiLabelClassifier model, IMultiLabelData data, Device device, string label)
     {
         ArgumentNullException.ThrowIfNull(data);
-        model.Eval();
         UseAll(model);
-        int n = data.ValidationCount, classes = data.Classes, chunk = 64;
-        var scores = new float[(long)n * classes];
-        var targets = new float[(long)n * classes];
-        using (Autograd.NoGrad())
-            for (int i = 0; i < n; i += chunk)
-            {
-                using var scope = TensorScope.Begin();
-                var batch = data.ValidationBatch(i, Math.Min(chunk, n - i));
-                batch.Targets.CopyTo(targets, (long)i * classes);
-                var (x, _) = batch.ToTensors(device);
-                model.Forward(x).ToFloats().CopyTo(scores, (long)i * classes);
-            }
+        var (scores, targets) = MlDecoderTrainer.ValidationScores(model, data, device);
+        int n = data.ValidationCount, classes = data.Classes;
         var report = ZeroShotEvaluation.Evaluate(scores, targets, n, classes, Split.Unseen);
         _reports.Add((label, report));
         return report;
