@@ -40,18 +40,10 @@ internal readonly struct CpuEpilogue<T> where T : unmanaged, IFloatingPointIeee7
     /// be the same span.</summary>
     public void Apply(ReadOnlySpan<T> src, Span<T> dst, long channel)
     {
-        T b = _bias is null ? T.Zero : _bias[channel];
-        if (BiasOnly)
-        {
-            if (_bias is null) src.CopyTo(dst);
-            else TensorPrimitives.Add(src, b, dst);
-            return;
-        }
-        T sc = _scale is null ? T.One : _scale[channel], sh = _shift is null ? T.Zero : _shift[channel];
         if (_bias is null) src.CopyTo(dst);
-        else TensorPrimitives.Add(src, b, dst);
-        if (_scale is not null) TensorPrimitives.Multiply(dst, sc, dst);
-        if (_shift is not null) TensorPrimitives.Add(dst, sh, dst);
+        else TensorPrimitives.Add(src, _bias[channel], dst);
+        if (_scale is not null) TensorPrimitives.Multiply(dst, _scale[channel], dst);
+        if (_shift is not null) TensorPrimitives.Add(dst, _shift[channel], dst);
         if (_act == ConvEpilogue.Relu) TensorPrimitives.Max(dst, T.Zero, dst);
         else if (_act == ConvEpilogue.LeakyRelu)
         {
