@@ -2,6 +2,7 @@
 # Packs into .device/ (git-ignored) everything the GPU machine needs for scripts/device-check/run.sh.
 # That machine has CUDA, nvcc and PyTorch but no .NET and no network, so we carry:
 #   runtime.tar.xz  this machine's .NET runtime (dotnet muxer + host/fxr + Microsoft.NETCore.App), no SDK
+#   apps.tar.xz     cli/, tests/ and native/ below, compressed (run.sh unpacks it there)
 #   cli/            framework-dependent publish of src/Cli (`dotnet cli/kernels.dll ...`)
 #   tests/          publish of tests/Kernels.Tests.csproj built with EnableNUnitRunner=true, so the test
 #                   assembly is its own Microsoft.Testing.Platform runner: `dotnet tests/Kernels.Tests.dll`
@@ -29,12 +30,24 @@ echo "== publish src/Cli"
 dotnet publish src/Cli/Kernels.Cli.csproj -c Release -o "$D/cli" -p:UseAppHost=false -nologo -v q
 
 echo "== publish tests (runtime-only runner)"
-dotnet publish tests/Kernels.Tests.csproj -c Release -o "$D/tests" \
+# From a copy of the work tree (tracked + untracked, not ignored): publishing in place with
+# EnableNUnitRunner reuses this tree's obj/ from ordinary builds, whose deps.json then lacks the
+# adapter (NUnit3.TestAdapter could not be loaded there), and would leave runner-built obj/ behind.
+SRC=$(mktemp -d /tmp/devcheck-src.XXXXXX)
+trap 'rm -rf "$SRC"' EXIT
+git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C "$SRC" -xf -
+dotnet publish "$SRC/tests/Kernels.Tests.csproj" -c Release -o "$D/tests" \
     -p:EnableNUnitRunner=true -p:UseAppHost=false -nologo -v q
+grep -q '"NUnit3.TestAdapter/' "$D/tests/Kernels.Tests.deps.json" \
+    || { echo "pack: the test publish's deps.json does not list NUnit3.TestAdapter" >&2; exit 1; }
 # Code coverage (30 MB) is not used there; satellite resource folders are not needed either.
 rm -rf "$D/tests/Microsoft.CodeCoverage"
 for d in "$D"/tests/* "$D"/cli/*; do
     case "$(basename "$d")" in cs|de|es|fr|it|ja|ko|pl|pt-BR|ru|tr|zh-Hans|zh-Hant) rm -rf "$d";; esac
+done
+# SkiaSharp (curves.png) ships native libraries for every platform (~125 MiB); the GPU machine is linux-x64.
+for r in "$D"/cli/runtimes/* "$D"/tests/runtimes/*; do
+    [ "$(basename "$r")" = linux-x64 ] || rm -rf "$r"
 done
 [ -d "$D/tests/Vectors" ] || { echo "pack: tests/Vectors missing from the test publish" >&2; exit 1; }
 
@@ -46,6 +59,10 @@ RT_VER=$(echo "$RT_LINE" | awk '{print $2}')
 echo "runtime $RT_VER from $DOTNET_DIR"
 tar -C "$DOTNET_DIR" -cf - dotnet host/fxr "shared/Microsoft.NETCore.App/$RT_VER" | xz -T2 -6 > "$D/runtime.tar.xz"
 echo "$RT_VER" > "$D/runtime-version.txt"
+
+echo "== cli/, tests/, native/ into apps.tar.xz (the DLLs compress about 3x; run.sh unpacks it there)"
+tar -C "$D" -cf - cli tests native | xz -T2 -6 > "$D/apps.tar.xz"
+rm -rf "$D/cli" "$D/tests" "$D/native"
 
 echo "== peer benchmark scripts"
 mkdir -p "$D/peer"; cp -a benchmarks/peer/*.py "$D/peer/"

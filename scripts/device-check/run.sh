@@ -45,6 +45,11 @@ note() { echo "$*" | tee -a "$SUMMARY"; }
 
 note "device check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), commit $(cat "$PACK/commit.txt" 2>/dev/null || echo '?')"
 
+# ---- cli/, tests/ and native/ travel compressed (pack.sh); unpack them next to the runtime
+if [ -f "$PACK/apps.tar.xz" ]; then
+    tar -C "$PACK" -xJf "$PACK/apps.tar.xz" || note "apps unpack FAILED"
+fi
+
 # ---- .NET runtime from the pack (no SDK there)
 DN=/tmp/devcheck-dotnet
 if [ -f "$PACK/runtime.tar.xz" ]; then
@@ -112,11 +117,10 @@ if [ "${DEVCHECK_PEERS:-1}" = 0 ]; then
     note "benchmarks: SKIPPED (DEVCHECK_PEERS=0)"
 else
     step "kernels bench $BDEV" "$P" 150 dotnet "$CLI" bench --device "$BDEV" --warmup 2 --repeat 5 --json /tmp/devcheck-ours.jsonl
-    # The im2col + cuBLAS convolution is opt-in until verified here: time it too (its self-test ran above).
+    # Every cuda convolution, not only the default (native-tc): im2col + cuBLAS, fp32 native, direct ilgpu.
     step "kernels bench $BDEV conv=im2col" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=im2col --warmup 2 --repeat 5
-    # The hand-written conv3d (fp32, and the tensor-core variant) is opt-in too (decision 0012).
     step "kernels bench $BDEV conv=native" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=native --warmup 2 --repeat 5
-    step "kernels bench $BDEV conv=native-tc" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=native-tc --warmup 2 --repeat 5
+    step "kernels bench $BDEV conv=ilgpu" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=ilgpu --warmup 2 --repeat 5
     : > /tmp/devcheck-peer.jsonl
     for f in gemm conv train_step ml_decoder; do
         step "peer $f $BDEV" "$P" 75 sh -c "cd benchmarks/peer && $PY $f.py --device $BDEV --threads $(nproc) --warmup 2 --repeat 5 | tee -a /tmp/devcheck-peer.jsonl"

@@ -259,10 +259,10 @@ public abstract partial class ConvIm2col(Device device) : IConv
     }
 }
 
-/// <summary>The im2col convolution on cuda: its GEMMs go to cuBLAS. Opt-in (`--impl conv=im2col`),
-/// below the direct ilgpu kernels, until a GPU run of the device check has passed its self-test
-/// there (it passes on ilgpu-cpu; docs/gpu-results.md); then it is meant to rank above them.</summary>
-[KernelImplementation("im2col", 5, DeviceKind.Cuda)]
+/// <summary>The im2col convolution on cuda: its GEMMs go to cuBLAS (`--impl conv=im2col`). Ranked
+/// above the direct ilgpu kernels and below the native ones since the H100 device check of
+/// 2026-11-27 17:26 UTC passed its self-test (docs/gpu-results.md).</summary>
+[KernelImplementation("im2col", 15, DeviceKind.Cuda)]
 public sealed class ConvIm2colCuda(Device device) : ConvIm2col(device);
 
 /// <summary>The im2col convolution on ilgpu-cpu, below the direct kernels there (the simulated

@@ -159,17 +159,18 @@ public abstract unsafe partial class ConvNativeBase : IConv
 [KernelImplementation("native", 20, DeviceKind.Emu)]
 public sealed class ConvNative(Device device) : ConvNativeBase(device, tensorCores: false);
 
-/// <summary>The native fp32 convolution on cuda: opt-in (`--impl conv=native`), below the
-/// GPU-verified direct ilgpu kernels (priority 10), until a device-check run has passed its
-/// self-test on a GPU (decision 0011); promotion is this priority.</summary>
-[KernelImplementation("native", 6, DeviceKind.Cuda)]
+/// <summary>The native fp32 convolution on cuda (`--impl conv=native`): second after the
+/// tensor-core variant, above im2col and the direct ilgpu kernels. Promoted (decision 0011) after
+/// the H100 device check of 2026-11-27 17:26 UTC passed its self-test (docs/gpu-results.md).</summary>
+[KernelImplementation("native", 25, DeviceKind.Cuda)]
 public sealed class ConvNativeCuda(Device device) : ConvNativeBase(device, tensorCores: false);
 
 /// <summary>The native convolution with the tensor-core forward and data gradient (mma.sync
 /// m16n8k16, fp16 operands, fp32 accumulation) where the device is sm_80+ and the reduction's
 /// channels per group (input channels forward, output channels backward-data) are a multiple of
-/// 16; other shapes and the weight gradient take the fp32 kernels. Opt-in only
-/// (`--impl conv=native-tc`): it has never run on a GPU. Precision: see
+/// 16; other shapes and the weight gradient take the fp32 kernels. The cuda default since the
+/// H100 device check of 2026-11-27 17:26 UTC passed its self-test at fp32 tolerances and timed it
+/// fastest of the four (docs/gpu-results.md; decision 0011). Precision: see
 /// <see cref="ConvNativeBase.TensorCorePrecisionVariable"/>.</summary>
-[KernelImplementation("native-tc", 4, DeviceKind.Cuda)]
+[KernelImplementation("native-tc", 30, DeviceKind.Cuda)]
 public sealed class ConvNativeTensorCore(Device device) : ConvNativeBase(device, tensorCores: true);
