@@ -137,8 +137,22 @@ public sealed class ProfileSession : ICudaCallObserver, IDisposable
 
     public Device Device => _device;
 
+    /// <summary>Events created before the clock starts: creating them inside the profiled work would
+    /// add host time to it (more are created on demand).</summary>
+    private const int PrecreatedEvents = 2048;
+
     internal void Attach()
     {
+        if (_cuda is not null && _timing)
+        {
+            _cuda.MakeCurrent();
+            for (int i = 0; i < PrecreatedEvents; i++)
+            {
+                var e = CudaEvents.Create();
+                _allEvents.Add(e);
+                _freeEvents.Push(e);
+            }
+        }
         if (_cuda is not null) CudaStream.Observer = this;
         _start = Stopwatch.GetTimestamp();
     }
