@@ -112,7 +112,7 @@ public static class BenchCommand
             var rows = report.Rows.Where(r => r.Kind == kind).ToList();
             if (rows.Count == 0) continue;
             double dev = rows.Sum(r => r.DeviceMs) / runs;
-            t.AddRow($"[bold]{kind} total[/]", $"{rows.Count} names", Calls(rows.Sum(r => r.Calls), runs),
+            t.AddRow($"[bold]{kind} total[/]", rows.Count == 1 ? "1 name" : $"{rows.Count} names", Calls(rows.Sum(r => r.Calls), runs),
                 Ms(rows.Sum(r => r.HostMs) / runs), Ms(dev), (100 * dev / wall).ToString("0.0", CultureInfo.InvariantCulture));
         }
         double busy = report.BusyMs / runs;
