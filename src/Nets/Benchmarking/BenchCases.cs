@@ -23,7 +23,7 @@ public sealed record BenchCase(string Name, string Group, double Flops, Func<Dev
 
 /// <summary>The engine's benchmark cases, shared by `kernels bench` (any device, run by the GPU
 /// device check) and the BenchmarkDotNet classes (cpu), so both time the same work.</summary>
-public static class BenchCases
+public static partial class BenchCases
 {
     public static IReadOnlyList<BenchCase> All { get; } =
     [
@@ -51,6 +51,7 @@ public static class BenchCases
             3 * (ConvFlops(32, 32, 32 * 32, 3, 9) + ConvFlops(32, 64, 16 * 16, 32, 9) + 2.0 * 32 * 64 * 10),
             TrainStepWorkload.Cnn),
         new("train step mlp b128", "train_step", 3 * 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10), TrainStepWorkload.Mlp),
+        new("train step unet3d b2 32x64x64", "train_step", UNetStepWorkload.Flops(UNetStepWorkload.Options), UNetStepWorkload.Create),
         // Issue 4's CPU bars: the head's forward + backward (B 16, T 49, C 2048, K = N = 80) and the
         // fused ASL forward + backward (B 64, N 9605). Peer: benchmarks/peer/ml_decoder.py (same flops).
         new("ml-decoder head fwd+bwd b16 t49 c2048 k80", "ml_decoder", HeadFlops(16, 49, 2048, 80, 80), d => new HeadWorkload(d, 16, 49, 2048, 80)),
