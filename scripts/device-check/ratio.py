@@ -40,6 +40,11 @@ def gbs(d):
     return d["bytes"] / d["seconds"] / 1e9
 
 
+def fmt(x):
+    """GB/s with one decimal, three below 1 (the cpu reference cases)."""
+    return f"{x:.1f}" if x >= 1 else f"{x:.3f}"
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -70,8 +75,8 @@ def main():
         mb = (o if og is not None else p)["bytes"] / 1e6
         if o and p and og is not None and pg is not None and o["bytes"] != p["bytes"]:
             print(f"ratio: {name}: ours counts {o['bytes']:.0f} bytes, the peer {p['bytes']:.0f}", file=sys.stderr)
-        ogs = f"{og:.1f}" if og is not None else "-"
-        pgs = f"{pg:.1f}" if pg is not None else "-"
+        ogs = fmt(og) if og is not None else "-"
+        pgs = fmt(pg) if pg is not None else "-"
         opc = f"{100 * og / ocopy:.1f}%" if og is not None and ocopy else "-"
         ppc = f"{100 * pg / pcopy:.1f}%" if pg is not None and pcopy else "-"
         print(f"{name:{w}} {mb:>10.1f} {ogs:>10} {pgs:>10} {opc:>10} {ppc:>11}")

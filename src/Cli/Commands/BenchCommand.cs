@@ -70,7 +70,7 @@ public static class BenchCommand
             raw.WriteLine(line);
             table.AddRow(Markup.Escape(c.Name), (median * 1e3).ToString("0.000", CultureInfo.InvariantCulture),
                 (c.Flops / median / 1e9).ToString("0.0", CultureInfo.InvariantCulture),
-                c.Bytes > 0 ? (c.Bytes / median / 1e9).ToString("0.0", CultureInfo.InvariantCulture) : "-");
+                c.Bytes > 0 ? GigaBytesPerSecond(c.Bytes / median / 1e9) : "-");
         }
         console.Write(table);
         if (jsonPath is not null)
@@ -79,4 +79,8 @@ public static class BenchCommand
         }
         return Program.ExitOk;
     }
+
+    /// <summary>One decimal, three where a slow device (the cpu reference) would show 0.0.</summary>
+    private static string GigaBytesPerSecond(double gb) =>
+        gb.ToString(gb >= 1 ? "0.0" : "0.000", CultureInfo.InvariantCulture);
 }
