@@ -1,10 +1,12 @@
 """Shared timing for the PyTorch peer benchmarks (see benchmarks/README.md).
 
-A peer script calls `setup()` once, then `bench(name, fn, flops)` per case, making its tensors
+A peer script calls `setup()` once, then `bench(name, fn, flops[, bytes])` per case, making its tensors
 with `dev()` (the --device flag: cpu, or cuda where PyTorch sees a GPU; cuDNN then runs the convs). `name` must equal the
 BenchmarkDotNet Description of the matching C# benchmark; each call prints one JSON line
-{"name": ..., "seconds": <median>, "flops": <flops per call>} on stdout (nothing else goes to
-stdout, so compare.py can parse it).
+{"name": ..., "seconds": <median>, "flops": <flops per call>, "device": ..., "bytes": <bytes per call>}
+on stdout (nothing else goes to stdout, so compare.py can parse it). bytes is the minimal DRAM
+traffic of one call by the rule of `kernels bench` (BenchCase.Bytes: each tensor a pass reads or
+writes counted once), 0 for a case without one.
 """
 import argparse
 import json
@@ -55,7 +57,7 @@ def wanted(name):
     return _ARGS is None or _ARGS.filter in name
 
 
-def bench(name, fn, flops):
+def bench(name, fn, flops, bytes=0):
     """Times fn() (warm-up, then the median of --repeat calls) and prints the JSON line."""
     if not wanted(name):
         return None
@@ -71,6 +73,6 @@ def bench(name, fn, flops):
         _sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    print(json.dumps({"name": name, "seconds": med, "flops": float(flops), "device": str(dev())}))
+    print(json.dumps({"name": name, "seconds": med, "flops": float(flops), "device": str(dev()), "bytes": float(bytes)}))
     sys.stdout.flush()
     return med

@@ -1,5 +1,6 @@
-"""PyTorch peer of the ML-Decoder cases of `kernels bench` / BenchCases: the head's forward + backward
-and the fused asymmetric loss forward + backward, float32, same shapes, same math.
+"""PyTorch peer of the ML-Decoder cases of `kernels bench` / BenchCases: the head's forward + backward,
+the fused asymmetric loss forward + backward, group decoding forward + backward and the 256 MiB
+device copy (the bandwidth floor), float32, same shapes, same math, same "bytes" per call.
 
 head: input projection Linear(C→768)+ReLU, K frozen queries, one decoder layer without
 self-attention (t = LN1(q + dropout(q)), 8-head cross-attention, LN2, FFN 768→2048→768, LN3; post-norm,
@@ -15,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import bench, dev, setup
+from common import bench, dev, setup, wanted
 
 
 class Head(nn.Module):
@@ -71,15 +72,64 @@ d = 768
 head_fwd = 2.0 * B * (T * C * d + K * d * d + 2 * T * d * d + 2 * K * T * d + K * d * d + 2 * K * d * 2048 + K * d * head.g)
 bench(f"ml-decoder head fwd+bwd b{B} t{T} c{C} k{K}", head_step, 3 * head_fwd)
 
-BA, NA = 64, 9605
-logits = torch.randn(BA, NA, device=dev()) * 3
-targets = (torch.rand(BA, NA, device=dev()) < 0.01).float()
+
+def asl_case(b, n):
+    """The loss forward + backward on [b, n] logits with ~1% positives. bytes: logits and targets
+    read, the gradient written (as BenchCases.AslBytes counts it)."""
+    name = f"asl fwd+bwd b{b} n{n}"
+    if not wanted(name):
+        return
+    logits = torch.randn(b, n, device=dev()) * 3
+    targets = (torch.rand(b, n, device=dev()) < 0.01).float()
+
+    def asl_step():
+        with torch.enable_grad():
+            x = logits.detach().requires_grad_(True)
+            asl(x, targets).backward()
+
+    bench(name, asl_step, 0, 3.0 * b * n * 4)
 
 
-def asl_step():
-    with torch.enable_grad():
-        x = logits.detach().requires_grad_(True)
-        asl(x, targets).backward()
+def group_decode_case(b, k, d, n):
+    """Group decoding with the engine's layout, x [b, k, d], w [k, d, g], logits [b, n] (the first n of
+    the k·g columns), then the backward of sum(logits · r) into dx and dw: three bmm calls, as
+    BenchCases.GroupDecodeWorkload makes its forward and backward launches (no autograd on either
+    side). dx comes out as [k, b, d] (a transposed view of x's layout), the rest in the engine's
+    layouts; the padding of r to k·g columns and the logits' permute are part of the timed call."""
+    g = -(-n // k)
+    name = f"group decode fwd+bwd b{b} k{k} d{d} g{g}"
+    if not wanted(name):
+        return
+    x = torch.randn(b, k, d, device=dev())
+    w = torch.randn(k, d, g, device=dev()) * 0.05
+    r = torch.randn(b, n, device=dev())
+
+    def step():
+        xt = x.transpose(0, 1)                                              # [k, b, d] view
+        y = torch.bmm(xt, w).transpose(0, 1).reshape(b, k * g)[:, :n]       # logits [b, n]
+        dy = F.pad(r, (0, k * g - n)).view(b, k, g).transpose(0, 1)         # [k, b, g]
+        dx = torch.bmm(dy, w.transpose(1, 2))                               # [k, b, d]
+        dw = torch.bmm(xt.transpose(1, 2), dy)                              # [k, d, g]
+        return y, dx, dw
+
+    elements = 3.0 * b * k * d + 3.0 * k * d * g + 2.0 * b * n  # forward x, w, y; backward x, w, dy, dx, dw
+    bench(name, step, 3 * 2.0 * b * n * d, elements * 4)
 
 
-bench(f"asl fwd+bwd b{BA} n{NA}", asl_step, 0)
+def copy_case(mebibytes):
+    """The card's practical bandwidth floor: one device-to-device copy, read + write."""
+    name = f"copy d2d {mebibytes}MiB"
+    if not wanted(name):
+        return
+    x = torch.full((mebibytes * (1 << 20) // 4,), 1.5, device=dev())
+    y = torch.zeros_like(x)
+    bench(name, lambda: y.copy_(x), 0, 2.0 * mebibytes * (1 << 20))
+    del x, y
+
+
+asl_case(64, 9605)
+# Issue 7: the bandwidth cases of BenchCases.Bandwidth.cs, same names and byte counts.
+copy_case(256)
+asl_case(1024, 9605)
+group_decode_case(64, 100, 768, 9605)   # the paper's 9605 classes (g = 97)
+group_decode_case(16, 80, 768, 80)      # COCO: 80 groups of one class

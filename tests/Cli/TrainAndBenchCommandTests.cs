@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Kernels.Cli;
 using Kernels.Nets;
+using Kernels.Nets.Benchmarking;
 using Kernels.Nets.IO;
 using Kernels.Tests.IO;
 
@@ -54,6 +55,7 @@ public class TrainAndBenchCommandTests : TempFolderTest
         Assert.That(d.RootElement.GetProperty("name").GetString(), Is.EqualTo("train step mlp b128"));
         Assert.That(d.RootElement.GetProperty("seconds").GetDouble(), Is.GreaterThan(0));
         Assert.That(d.RootElement.GetProperty("flops").GetDouble(), Is.GreaterThan(0));
+        Assert.That(d.RootElement.GetProperty("bytes").GetDouble(), Is.Zero, "no traffic count for a training step");
         Assert.That(output, Does.Contain(lines[0]), "the same line goes to standard output");
     }
 
@@ -66,6 +68,22 @@ public class TrainAndBenchCommandTests : TempFolderTest
         Assert.That(code, Is.Zero, err);
         Assert.That(File.ReadAllLines(json), Has.Length.EqualTo(1), "the profile adds no JSON line");
         Assert.That(output, Does.Contain("profile of train step mlp b128 on cpu").And.Contain("device idle"));
+    }
+
+    [Test]
+    public void BenchWritesTheBytesOfABandwidthCase()
+    {
+        var json = PathOf("ours.jsonl");
+        var (code, output, err) = Run("bench", "--device", "cpu", "--filter", "group decode fwd+bwd b16", "--warmup", "0", "--repeat", "1", "--json", json);
+        Assert.That(code, Is.Zero, err);
+        var lines = File.ReadAllLines(json);
+        Assert.That(lines, Has.Length.EqualTo(1));
+        using var d = JsonDocument.Parse(lines[0]);
+        var expected = BenchCases.All.Single(c => c.Name == "group decode fwd+bwd b16 k80 d768 g1");
+        Assert.That(d.RootElement.GetProperty("name").GetString(), Is.EqualTo(expected.Name));
+        Assert.That(d.RootElement.GetProperty("bytes").GetDouble(), Is.EqualTo(expected.Bytes).And.GreaterThan(0));
+        Assert.That(d.RootElement.GetProperty("flops").GetDouble(), Is.EqualTo(expected.Flops));
+        Assert.That(output, Does.Contain("GB/s"));
     }
 
     [Test]

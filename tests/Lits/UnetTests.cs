@@ -102,6 +102,25 @@ public class UnetTests
     }
 
     [Test]
+    public void ForegroundOneHotPutsEachLabelOnItsClassChannel()
+    {
+        using var scope = TensorScope.Begin();
+        var rng = new Rng(5);
+        int n = 2, classes = 4;
+        int voxels = 3 * 5 * 7;
+        var y = new int[n * voxels];
+        for (int i = 0; i < y.Length; i++) y[i] = (int)(rng.NextDouble() * classes);
+        var onehot = DiceCeLoss.ForegroundOneHot(Tensor.FromArray(y, new Shape(n, 3, 5, 7)), classes, DType.F64, Device.Cpu);
+        Assert.That(onehot.Shape, Is.EqualTo(new Shape(n, classes - 1, 3, 5, 7)));
+        var h = onehot.ToArray<double>();
+        for (int b = 0; b < n; b++)
+            for (int c = 1; c < classes; c++)
+                for (int v = 0; v < voxels; v++)
+                    Assert.That(h[(b * (classes - 1) + c - 1) * voxels + v], Is.EqualTo(y[b * voxels + v] == c ? 1.0 : 0.0),
+                        $"sample {b} class {c} voxel {v} (label {y[b * voxels + v]})");
+    }
+
+    [Test]
     public void PerfectLogitsGiveDiceNearOne()
     {
         using var scope = TensorScope.Begin();

@@ -10,7 +10,8 @@ namespace Kernels.Cli.Commands;
 /// <summary>`kernels bench`: times the shared benchmark cases (<see cref="BenchCases"/>) on the
 /// chosen device — the median of --repeat calls after --warmup, the device synchronised around
 /// each call — and writes one JSON line per case in the peers' format
-/// ({"name", "seconds", "flops"}), so scripts/device-check/ratio.py can join it with
+/// ({"name", "seconds", "flops", "device", "bytes"}; bytes 0 for a case without a traffic count),
+/// so scripts/device-check/ratio.py can join it with
 /// benchmarks/peer/*.py run on the same machine. BenchmarkDotNet stays the tool for the CPU
 /// (it needs the SDK); this verb is what runs where only the runtime is, such as the GPU machine.</summary>
 public static class BenchCommand
@@ -26,7 +27,7 @@ public static class BenchCommand
             Description = "After timing, profile --repeat more calls per case: launches, cuBLAS calls, copies, syncs and allocations per call, "
                           + "by name, with host time and (cuda: CUDA events) device time",
         };
-        var cmd = new Command("bench", "Time the benchmark cases (GEMM, conv, training steps) on --device; JSON lines for the peer comparison")
+        var cmd = new Command("bench", "Time the benchmark cases (GEMM, conv, training steps, bandwidth) on --device; JSON lines for the peer comparison")
         {
             filter, warmup, repeat, json, profile,
         };
@@ -51,7 +52,7 @@ public static class BenchCommand
         var lines = new List<string>();
         var profiles = new List<(string Case, ProfileReport Report)>();
         var table = new Table().Title($"kernels bench on {Markup.Escape(device.Name)} (median of {repeat})")
-            .AddColumns("case", "ms", "GFLOP/s");
+            .AddColumns("case", "ms", "GFLOP/s", "GB/s");
         foreach (var c in cases)
         {
             double median;
@@ -77,11 +78,12 @@ public static class BenchCommand
                 median = repeat % 2 == 1 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
             }
             var line = string.Create(CultureInfo.InvariantCulture,
-                $"{{\"name\": \"{c.Name}\", \"seconds\": {median:R}, \"flops\": {c.Flops:R}, \"device\": \"{device.Name}\"}}");
+                $"{{\"name\": \"{c.Name}\", \"seconds\": {median:R}, \"flops\": {c.Flops:R}, \"device\": \"{device.Name}\", \"bytes\": {c.Bytes:R}}}");
             lines.Add(line);
             raw.WriteLine(line);
             table.AddRow(Markup.Escape(c.Name), (median * 1e3).ToString("0.000", CultureInfo.InvariantCulture),
-                (c.Flops / median / 1e9).ToString("0.0", CultureInfo.InvariantCulture));
+                (c.Flops / median / 1e9).ToString("0.0", CultureInfo.InvariantCulture),
+                c.Bytes > 0 ? GigaBytesPerSecond(c.Bytes / median / 1e9) : "-");
         }
         console.Write(table);
         foreach (var (name, report) in profiles) console.Write(ProfileTable(name, report, repeat));
@@ -120,4 +122,8 @@ public static class BenchCommand
                   + $"device idle / host-bound {Ms(Math.Max(0, wall - busy))} ms");
         return t;
     }
+
+    /// <summary>One decimal, three where a slow device (the cpu reference) would show 0.0.</summary>
+    private static string GigaBytesPerSecond(double gb) =>
+        gb.ToString(gb >= 1 ? "0.0" : "0.000", CultureInfo.InvariantCulture);
 }

@@ -18,12 +18,16 @@ public interface IBenchWorkload : IDisposable
 }
 
 /// <summary>A named benchmark case. <see cref="Name"/> is the join key with the PyTorch peers
-/// (benchmarks/peer/*.py) and the BenchmarkDotNet descriptions; <see cref="Flops"/> is per call.</summary>
-public sealed record BenchCase(string Name, string Group, double Flops, Func<Device, IBenchWorkload> Create);
+/// (benchmarks/peer/*.py) and the BenchmarkDotNet descriptions; <see cref="Flops"/> is per call.
+/// <see cref="Bytes"/> (0: not a bandwidth case) is the minimal DRAM traffic of one call: every
+/// tensor a pass reads counted once, every tensor it writes counted once, nothing for caches,
+/// re-reads, temporaries or scalars; achieved GB/s = Bytes / seconds is then a lower bound on
+/// what the kernels move.</summary>
+public sealed record BenchCase(string Name, string Group, double Flops, Func<Device, IBenchWorkload> Create, double Bytes = 0);
 
 /// <summary>The engine's benchmark cases, shared by `kernels bench` (any device, run by the GPU
 /// device check) and the BenchmarkDotNet classes (cpu), so both time the same work.</summary>
-public static class BenchCases
+public static partial class BenchCases
 {
     public static IReadOnlyList<BenchCase> All { get; } =
     [
@@ -51,10 +55,18 @@ public static class BenchCases
             3 * (ConvFlops(32, 32, 32 * 32, 3, 9) + ConvFlops(32, 64, 16 * 16, 32, 9) + 2.0 * 32 * 64 * 10),
             TrainStepWorkload.Cnn),
         new("train step mlp b128", "train_step", 3 * 2.0 * 128 * (784 * 512 + 512 * 512 + 512 * 10), TrainStepWorkload.Mlp),
+        new("train step unet3d b2 32x64x64", "train_step", UNetStepWorkload.Flops(UNetStepWorkload.Options), UNetStepWorkload.Create),
         // Issue 4's CPU bars: the head's forward + backward (B 16, T 49, C 2048, K = N = 80) and the
         // fused ASL forward + backward (B 64, N 9605). Peer: benchmarks/peer/ml_decoder.py (same flops).
         new("ml-decoder head fwd+bwd b16 t49 c2048 k80", "ml_decoder", HeadFlops(16, 49, 2048, 80, 80), d => new HeadWorkload(d, 16, 49, 2048, 80)),
-        new("asl fwd+bwd b64 n9605", "ml_decoder", 0, d => new AslWorkload(d, 64, 9605)),
+        new("asl fwd+bwd b64 n9605", "ml_decoder", 0, d => new AslWorkload(d, 64, 9605), AslBytes(64, 9605)),
+        // Issue 7: bandwidth cases (BenchCases.Bandwidth.cs): the card's practical floor (a copy), the
+        // ASL at a size where launch latency no longer hides the traffic, group decoding (ML-Decoder).
+        CopyCase(256),
+        new("asl fwd+bwd b1024 n9605", "ml_decoder", 0, d => new AslWorkload(d, 1024, 9605), AslBytes(1024, 9605)),
+        AslKernelCase(1024, 9605),
+        GroupDecodeCase(64, 100, 768, 9605),   // the paper's 9605 classes (g = 97)
+        GroupDecodeCase(16, 80, 768, 80),      // COCO: 80 groups of one class
     ];
 
     /// <summary>3 × the forward's multiply-adds ×2 of the head's matrix products (as the peer counts them).</summary>
@@ -96,9 +108,16 @@ public static class BenchCases
         }
     }
 
-    /// <summary>The fused asymmetric loss (recipe options) forward + backward on [B, N] logits with ~1% positives.</summary>
-    public sealed class AslWorkload : IBenchWorkload
+    /// <summary>The fused asymmetric loss (recipe options) forward + backward on [B, N] logits with ~1% positives,
+    /// through F.AsymmetricLoss and autograd (see <see cref="AslBytes"/> for what that path moves beyond the floor).</summary>
+    public sealed class AslWorkload : IBandwidthWorkload
     {
+        /// <summary>Logits and targets read, the logits' gradient written (see <see cref="AslBytes"/>).</summary>
+        public long MinimalBytes => BytesOf(_logits) + BytesOf(_targets) + BytesOf(_logits);
+
+        /// <summary>The logits (their Grad holds the last call's gradient).</summary>
+        public Tensor Logits => _logits;
+
         private readonly Tensor _logits, _targets;
 
         public AslWorkload(Device device, int b, int n)

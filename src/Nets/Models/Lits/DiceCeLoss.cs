@@ -44,22 +44,20 @@ public sealed class DiceCeLoss(bool batchDice = false, double smooth = 1e-5, dou
         return (ce, dice);
     }
 
-    /// <summary>One-hot of the foreground classes: [N, C − 1, spatial...] (a constant).</summary>
+    /// <summary>One-hot of the foreground classes: [N, C − 1, spatial...] (a constant). Built on the
+    /// targets' device — rows of a [C, C − 1] table (row 0, the background, all zero) picked by the
+    /// labels, then the class axis moved to 1 — so a training step never reads the labels back.</summary>
     public static Tensor ForegroundOneHot(Tensor targets, int classes, DType dtype, Device device)
     {
         Check.That(targets.DType == DType.I32, "DiceCeLoss", $"targets have dtype {targets.DType.Name()}, expected int32 class indices");
-        var t = targets.ToArray<int>();
-        int n = targets.Shape[0];
-        long spatial = targets.Numel / Math.Max(1, n);
-        var host = new double[(long)n * (classes - 1) * spatial];
-        for (int b = 0; b < n; b++)
-            for (long i = 0; i < spatial; i++)
-            {
-                int c = t[b * spatial + i];
-                if (c >= 1 && c < classes) host[((long)b * (classes - 1) + c - 1) * spatial + i] = 1;
-            }
-        var dims = targets.Shape.ToArray().ToList();
-        dims.Insert(1, classes - 1);
-        return Tensor.FromHost(host, new Shape(dims.ToArray()), dtype, device);
+        Check.SameDevice("DiceCeLoss", "targets", device, targets.Device);
+        var table = new double[classes * (classes - 1)];
+        for (int c = 1; c < classes; c++) table[c * (classes - 1) + c - 1] = 1;
+        using var scope = TensorScope.Begin();
+        var eye = Tensor.FromHost(table, new Shape(classes, classes - 1), dtype, device);
+        var rows = F.Embedding(targets, eye);                  // [N, spatial..., C − 1]
+        int rank = rows.Rank;
+        int[] axes = [0, rank - 1, .. Enumerable.Range(1, rank - 2)];
+        return TensorScope.Keep(F.Permute(rows, axes));
     }
 }
