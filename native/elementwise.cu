@@ -120,29 +120,69 @@ extern "C" __global__ void elementwise_scalar_f32(int op, float s, const float* 
     }
 }
 
+// From this many summed elements per output, a block (of 256 threads) sums each output: a thread
+// per output walking them all is latency-bound (a [1280, 768] bias gradient took 768 threads, 1280
+// dependent steps each). Below it, a thread per output (many outputs, few terms each).
+#define KERNELS_SUM_BLOCK_MIN 64
+#define KERNELS_SUM_BLOCK 256
+
+__device__ __forceinline__ long long kernels_sum_kept_offset(const SumToShapeParams& p, long long j)
+{
+    long long rest = j, base = 0;
+    for (int d = p.kept_rank - 1; d >= 0; --d)
+    {
+        base += (rest % p.kept_dims[d]) * p.kept_stride[d];
+        rest /= p.kept_dims[d];
+    }
+    return base;
+}
+
+__device__ __forceinline__ long long kernels_sum_reduced_offset(const SumToShapeParams& p, long long k)
+{
+    long long r = k, off = 0;
+    for (int d = p.reduced_rank - 1; d >= 0; --d)
+    {
+        off += (r % p.reduced_dims[d]) * p.reduced_stride[d];
+        r /= p.reduced_dims[d];
+    }
+    return off;
+}
+
+// reduced_count >= KERNELS_SUM_BLOCK_MIN: a block per output j (grid-stride over outputs; blockDim.x
+// must be KERNELS_SUM_BLOCK), its threads striding the summed elements, then a shared-memory tree
+// in fixed order (deterministic). Otherwise a thread per output, summing in index order. The branch
+// is uniform over the grid, so every thread of a block reaches every barrier.
 extern "C" __global__ void elementwise_sum_to_shape_f32(SumToShapeParams p, const float* __restrict__ x,
                                                         float* __restrict__ y, long long n_out)
 {
+    if (p.reduced_count >= KERNELS_SUM_BLOCK_MIN)
+    {
+        __shared__ float part[KERNELS_SUM_BLOCK];
+        int tid = threadIdx.x;
+        for (long long j = blockIdx.x; j < n_out; j += gridDim.x)
+        {
+            long long base = kernels_sum_kept_offset(p, j);
+            float acc = 0.0f;
+            for (long long k = tid; k < p.reduced_count; k += blockDim.x) acc += x[base + kernels_sum_reduced_offset(p, k)];
+            part[tid] = acc;
+            __syncthreads();
+            for (int half = KERNELS_SUM_BLOCK / 2; half > 0; half >>= 1)
+            {
+                if (tid < half) part[tid] += part[tid + half];
+                __syncthreads();
+            }
+            if (tid == 0) y[j] = part[0];
+            // part[0] is read before the next output's partials overwrite it.
+            __syncthreads();
+        }
+        return;
+    }
     long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
     for (long long j = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; j < n_out; j += stride)
     {
-        long long rest = j, base = 0;
-        for (int d = p.kept_rank - 1; d >= 0; --d)
-        {
-            base += (rest % p.kept_dims[d]) * p.kept_stride[d];
-            rest /= p.kept_dims[d];
-        }
+        long long base = kernels_sum_kept_offset(p, j);
         float acc = 0.0f;
-        for (long long k = 0; k < p.reduced_count; ++k)
-        {
-            long long r = k, off = base;
-            for (int d = p.reduced_rank - 1; d >= 0; --d)
-            {
-                off += (r % p.reduced_dims[d]) * p.reduced_stride[d];
-                r /= p.reduced_dims[d];
-            }
-            acc += x[off];
-        }
+        for (long long k = 0; k < p.reduced_count; ++k) acc += x[base + kernels_sum_reduced_offset(p, k)];
         y[j] = acc;
     }
 }
@@ -275,7 +315,9 @@ extern "C" int kernels_elementwise_sum_to_shape_f32(int kept_rank, const long lo
         p.reduced_stride[d] = reduced_stride[d];
         p.reduced_count *= reduced_dims[d];
     }
-    return KERNELS_LAUNCH(elementwise_sum_to_shape_f32, dim3(kernels_grid_for(n_out, kElementwiseBlock)), dim3(kElementwiseBlock), 0, stream, p, x, y, n_out);
+    // A block per output from KERNELS_SUM_BLOCK_MIN summed elements (see the kernel).
+    long long threads = p.reduced_count >= KERNELS_SUM_BLOCK_MIN ? n_out * KERNELS_SUM_BLOCK : n_out;
+    return KERNELS_LAUNCH(elementwise_sum_to_shape_f32, dim3(kernels_grid_for(threads, kElementwiseBlock)), dim3(kElementwiseBlock), 0, stream, p, x, y, n_out);
 }
 
 extern "C" int kernels_elementwise_fill_u32(unsigned value, unsigned* y, long long n, void* stream)

@@ -2,8 +2,8 @@
 // (src/Kernels/Ops/GroupDecode/IGroupDecode.cs), forward, backward, and the fused
 // decode + asymmetric loss. x [B, K, D], w [K, D, g], bias [N], logits [B, N], N <= K*g.
 // Every output element is one ordered sum (deterministic, no atomics). Geometry: 256 threads per
-// block; forward and backward are grid-stride loops (KERNELS_MAX_BLOCKS blocks at most), the
-// backward over the concatenated index spaces of dx, dw and dbias. The fused loss: one block per
+// block; forward (a warp per logit) and backward are grid-stride loops (KERNELS_MAX_BLOCKS blocks at
+// most), the backward over the concatenated index spaces of dx, dw and dbias. The fused loss: one block per
 // tile of 256 logits of one image (T = B * ceil(N / 256) tiles, grid-stride) computes each logit in
 // a register, the ASL entry loss and gradient (kernels/asl.h), writes the weighted logit gradient
 // to a [B, N] scratch and the tile's loss and non-zero-weight count to part[tile], part[T + tile];
@@ -14,13 +14,19 @@
 
 #define GROUP_DECODE_ROW_THREADS 256
 
+// One warp per logit (grid-stride over warps; the block size must be a multiple of 32): the lanes
+// stride the dim-long dot product, so a warp reads its x row (and, for g = 1, its w row) in
+// coalesced 128-byte lines, then adds the 32 partial sums by a shuffle tree (fixed order:
+// deterministic). A thread per logit walking all of dim read scattered rows from a handful of
+// blocks: latency-bound on a GPU.
 extern "C" __global__ void group_decode_forward_f32(const float* __restrict__ x, const float* __restrict__ w,
                                                     const float* __restrict__ bias, float* __restrict__ y, int batch,
                                                     int groups, int dim, int g, int n)
 {
     long long total = static_cast<long long>(batch) * n;
-    long long stride = static_cast<long long>(blockDim.x) * gridDim.x;
-    for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride)
+    int lane = threadIdx.x & 31;
+    long long warps = (static_cast<long long>(blockDim.x) * gridDim.x) >> 5;
+    for (long long i = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; i < total; i += warps)
     {
         long long b = i / n;
         int j = static_cast<int>(i - b * n);
@@ -28,8 +34,9 @@ extern "C" __global__ void group_decode_forward_f32(const float* __restrict__ x,
         const float* xr = x + (b * groups + grp) * dim;
         const float* wc = w + static_cast<long long>(grp) * dim * g + c;
         float acc = 0.0f;
-        for (int t = 0; t < dim; t++) acc += xr[t] * wc[static_cast<long long>(t) * g];
-        y[i] = bias ? acc + bias[j] : acc;
+        for (int t = lane; t < dim; t += 32) acc += xr[t] * wc[static_cast<long long>(t) * g];
+        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+        if (lane == 0) y[i] = bias ? acc + bias[j] : acc;
     }
 }
 
@@ -170,7 +177,7 @@ extern "C" int kernels_group_decode_forward_f32(const float* x, const float* w, 
 {
     long long total = static_cast<long long>(batch) * n;
     if (total <= 0) return 0;
-    return KERNELS_LAUNCH(group_decode_forward_f32, dim3(kernels_grid_for(total, kGroupDecodeBlock)),
+    return KERNELS_LAUNCH(group_decode_forward_f32, dim3(kernels_grid_for(total * 32, kGroupDecodeBlock)),
                           dim3(kGroupDecodeBlock), 0, stream, x, w, bias, y, batch, groups, dim, g, n);
 }
 

@@ -60,6 +60,17 @@ public class TrainAndBenchCommandTests : TempFolderTest
     }
 
     [Test]
+    public void BenchProfilePrintsATablePerCaseAndKeepsTheJsonLines()
+    {
+        var json = PathOf("profiled.jsonl");
+        var (code, output, err) = Run("bench", "--device", "cpu", "--filter", "mlp", "--warmup", "0", "--repeat", "1",
+            "--json", json, "--profile");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(File.ReadAllLines(json), Has.Length.EqualTo(1), "the profile adds no JSON line");
+        Assert.That(output, Does.Contain("profile of train step mlp b128 on cpu").And.Contain("device idle"));
+    }
+
+    [Test]
     public void BenchWritesTheBytesOfABandwidthCase()
     {
         var json = PathOf("ours.jsonl");

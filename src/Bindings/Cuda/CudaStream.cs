@@ -17,6 +17,9 @@ public sealed unsafe class CudaStream : CudaHandle
 
     private CudaStream(nint stream, nint ctx) : base(stream, ctx) { }
 
+    /// <summary>Profiler hook: sees every launch, copy, memset and synchronisation (null: off).</summary>
+    public static ICudaCallObserver? Observer { get; set; }
+
     public static CudaStream Create(uint flags = NonBlocking)
     {
         var ctx = CurrentContext();
@@ -27,7 +30,13 @@ public sealed unsafe class CudaStream : CudaHandle
 
     protected override bool ReleaseHandle() => ReleaseIn("cuStreamDestroy_v2", h => CudaDriver.Api.StreamDestroy(h));
 
-    public void Synchronize() => CudaDriver.Check(CudaDriver.Api.StreamSynchronize(handle), "cuStreamSynchronize");
+    public void Synchronize()
+    {
+        var o = Observer;
+        int t = o?.Begin(this, CudaCallKind.Synchronize, "cuStreamSynchronize") ?? 0;
+        try { CudaDriver.Check(CudaDriver.Api.StreamSynchronize(handle), "cuStreamSynchronize"); }
+        finally { o?.End(t); }
+    }
 
     public void CopyToDevice<T>(CudaDeviceMemory dst, ReadOnlySpan<T> src, long dstOffsetBytes = 0) where T : unmanaged
     {
@@ -43,28 +52,66 @@ public sealed unsafe class CudaStream : CudaHandle
         fixed (T* p = dst) CopyDeviceToHost(p, src.Pointer + (ulong)srcOffsetBytes, bytes);
     }
 
-    public void CopyHostToDevice(ulong dst, void* src, long bytes) =>
-        CudaDriver.Check(CudaDriver.Api.MemcpyHtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyHtoDAsync_v2");
+    public void CopyHostToDevice(ulong dst, void* src, long bytes)
+    {
+        var o = Observer;
+        int t = o?.Begin(this, CudaCallKind.CopyHostToDevice, "cuMemcpyHtoDAsync") ?? 0;
+        try { CudaDriver.Check(CudaDriver.Api.MemcpyHtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyHtoDAsync_v2"); }
+        finally { o?.End(t); }
+    }
 
-    public void CopyDeviceToHost(void* dst, ulong src, long bytes) =>
-        CudaDriver.Check(CudaDriver.Api.MemcpyDtoHAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoHAsync_v2");
+    public void CopyDeviceToHost(void* dst, ulong src, long bytes)
+    {
+        var o = Observer;
+        int t = o?.Begin(this, CudaCallKind.CopyDeviceToHost, "cuMemcpyDtoHAsync") ?? 0;
+        try { CudaDriver.Check(CudaDriver.Api.MemcpyDtoHAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoHAsync_v2"); }
+        finally { o?.End(t); }
+    }
 
-    public void CopyDeviceToDevice(ulong dst, ulong src, long bytes) =>
-        CudaDriver.Check(CudaDriver.Api.MemcpyDtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoDAsync_v2");
+    public void CopyDeviceToDevice(ulong dst, ulong src, long bytes)
+    {
+        var o = Observer;
+        int t = o?.Begin(this, CudaCallKind.CopyDeviceToDevice, "cuMemcpyDtoDAsync") ?? 0;
+        try { CudaDriver.Check(CudaDriver.Api.MemcpyDtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoDAsync_v2"); }
+        finally { o?.End(t); }
+    }
 
     /// <summary>Sets <paramref name="bytes"/> bytes to <paramref name="value"/>.</summary>
-    public void MemsetBytes(ulong dst, byte value, long bytes) =>
-        CudaDriver.Check(CudaDriver.Api.MemsetD8Async(dst, value, (nuint)bytes, handle), "cuMemsetD8Async");
+    public void MemsetBytes(ulong dst, byte value, long bytes)
+    {
+        var o = Observer;
+        int t = o?.Begin(this, CudaCallKind.Memset, "cuMemsetD8Async") ?? 0;
+        try { CudaDriver.Check(CudaDriver.Api.MemsetD8Async(dst, value, (nuint)bytes, handle), "cuMemsetD8Async"); }
+        finally { o?.End(t); }
+    }
 
     /// <summary>Sets <paramref name="count"/> 32-bit words (e.g. a float's bit pattern).</summary>
-    public void Memset32(ulong dst, uint value, long count) =>
-        CudaDriver.Check(CudaDriver.Api.MemsetD32Async(dst, value, (nuint)count, handle), "cuMemsetD32Async");
+    public void Memset32(ulong dst, uint value, long count)
+    {
+        var o = Observer;
+        int t = o?.Begin(this, CudaCallKind.Memset, "cuMemsetD32Async") ?? 0;
+        try { CudaDriver.Check(CudaDriver.Api.MemsetD32Async(dst, value, (nuint)count, handle), "cuMemsetD32Async"); }
+        finally { o?.End(t); }
+    }
 
     /// <summary>Launches a kernel on this stream. The arguments must match the kernel's parameter
     /// list in order and size (the driver cannot check them).</summary>
     public void Launch(CudaFunction function, Dim3 grid, Dim3 block, uint sharedBytes, scoped in KernelArguments args)
     {
         if (function.Handle == 0) throw new ArgumentException("Launch: the function handle is null", nameof(function));
+        var o = Observer;
+        if (o is null)
+        {
+            LaunchCore(function, grid, block, sharedBytes, args);
+            return;
+        }
+        int t = o.Begin(this, CudaCallKind.Kernel, function.Name);
+        try { LaunchCore(function, grid, block, sharedBytes, args); }
+        finally { o.End(t); }
+    }
+
+    private void LaunchCore(CudaFunction function, Dim3 grid, Dim3 block, uint sharedBytes, scoped in KernelArguments args)
+    {
         int rc = CudaDriver.Api.LaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
             sharedBytes, handle, args.Pointers, null);
         if (rc != 0)

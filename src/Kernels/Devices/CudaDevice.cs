@@ -107,7 +107,11 @@ public sealed class CudaDevice : Device, IDisposable
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "negative buffer length");
         MakeCurrent();
         long bytes = Math.Max(1, length * dtype.Size());
+        long driverCalls = KernelProfiler.IsActive ? Allocator.DriverAllocations : 0;
         var block = Allocator.Allocate(bytes);
+        if (KernelProfiler.IsActive)
+            KernelProfiler.Count(this, Allocator.DriverAllocations > driverCalls ? ProfiledKind.AllocationMiss : ProfiledKind.Allocation,
+                "cuda buffer");
         var buffer = new CudaBuffer(this, dtype, length, block);
         if (zero) _stream.MemsetBytes(block.Pointer, 0, bytes);
         return buffer;

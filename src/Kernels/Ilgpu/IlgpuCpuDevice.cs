@@ -32,6 +32,7 @@ public sealed class IlgpuCpuDevice : Device, IDisposable
     public override DeviceBuffer Allocate(DType dtype, long length, bool zero = false)
     {
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "negative buffer length");
+        KernelProfiler.Count(this, ProfiledKind.Allocation, "ilgpu-cpu buffer");
         return new IlgpuCpuBuffer(this, dtype, length, zero);
     }
 
@@ -40,6 +41,7 @@ public sealed class IlgpuCpuDevice : Device, IDisposable
         var span = IlgpuCpuBuffer.Of(destination).Span<T>();
         if (source.Length > span.Length)
             throw new ArgumentException($"upload of {source.Length} elements into an ilgpu-cpu buffer of {span.Length}");
+        using var profiled = KernelProfiler.Call(this, ProfiledKind.CopyHostToDevice, "upload");
         Accelerator.Synchronize();
         source.CopyTo(span);
     }
@@ -49,11 +51,16 @@ public sealed class IlgpuCpuDevice : Device, IDisposable
         var span = IlgpuCpuBuffer.Of(source).Span<T>();
         if (destination.Length > span.Length)
             throw new ArgumentException($"download of {destination.Length} elements from an ilgpu-cpu buffer of {span.Length}");
+        using var profiled = KernelProfiler.Call(this, ProfiledKind.CopyDeviceToHost, "download");
         Accelerator.Synchronize();
         span[..destination.Length].CopyTo(destination);
     }
 
-    public override void Synchronize() => Accelerator.Synchronize();
+    public override void Synchronize()
+    {
+        using var profiled = KernelProfiler.Call(this, ProfiledKind.Synchronize, "synchronize");
+        Accelerator.Synchronize();
+    }
 
     public void Dispose()
     {

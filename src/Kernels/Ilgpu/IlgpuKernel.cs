@@ -28,6 +28,7 @@ public sealed class IlgpuKernel
         if (!Method.IsStatic)
             throw new ArgumentException($"ILGPU kernel {Method.Name} must be a static method");
         Parameters = Method.GetParameters().Select(p => p.ParameterType).ToArray();
+        Name = $"{Method.DeclaringType?.Name}.{Method.Name}";
     }
 
     public MethodInfo Method { get; }
@@ -35,7 +36,8 @@ public sealed class IlgpuKernel
     /// <summary>Parameter types, checked against the arguments of every launch.</summary>
     public IReadOnlyList<Type> Parameters { get; }
 
-    public string Name => $"{Method.DeclaringType?.Name}.{Method.Name}";
+    /// <summary>DeclaringType.Method, e.g. ActivationIlgpu.ReluForward (built once: the profiler keys on it).</summary>
+    public string Name { get; }
 
     /// <summary>Launches <paramref name="grid"/> groups of <paramref name="group"/> threads on the
     /// buffers' device. Arguments must match the method's parameters in order and type.</summary>
@@ -43,6 +45,7 @@ public sealed class IlgpuKernel
     {
         CheckArguments(device, args);
         if (grid.X == 0 || grid.Y == 0 || grid.Z == 0) return;
+        using var profiled = KernelProfiler.Call(device, ProfiledKind.Kernel, Name);
         switch (device)
         {
             case IlgpuCpuDevice cpu: LaunchCpu(cpu, grid, group, args); break;

@@ -122,7 +122,20 @@ public static partial class Functional
                     K<IGemm>(g).Gemm(new GemmShape(outF, inF, rows, TransA: true), 1, g.Buffer, x.Buffer, 0, dw.Buffer);
                 }
                 if (bias is { RequiresGrad: true })
-                    db = Unbroadcast(g.Reshape(rows, outF), bias.Shape);
+                {
+                    // db = onesᵀ·g ([1, rows]·[rows, out]) on the GEMM path, as the forward broadcasts
+                    // the bias: a sum down each column of g one thread per column is latency-bound
+                    // on a GPU (1280 dependent loads per thread for the ML-Decoder head).
+                    db = NewLike(g, bias.Shape);
+                    if (rows == 0)
+                        K<IElementwise>(g).Fill(0.0, outF, db.Buffer);
+                    else
+                    {
+                        using var ones = NewLike(g, [rows]);
+                        K<IElementwise>(g).Fill(1.0, rows, ones.Buffer);
+                        K<IGemm>(g).Gemm(new GemmShape(1, outF, rows), 1, ones.Buffer, g.Buffer, 0, db.Buffer);
+                    }
+                }
                 return bias is null ? [dx, dw] : [dx, dw, db];
             });
         return y;

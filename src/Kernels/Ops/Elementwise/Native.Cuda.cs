@@ -179,6 +179,8 @@ public sealed unsafe partial class ElementwiseNative
         Launch(FnAxpby, n, args);
     }
 
+    private const long SumBlockMin = 64;
+
     private void SumToShapeCuda(CudaDevice cuda, long outputLength, int kept, ReadOnlySpan<long> keptDims,
         ReadOnlySpan<long> keptStride, int reduced, ReadOnlySpan<long> redDims, ReadOnlySpan<long> redStride,
         DeviceBuffer x, DeviceBuffer y)
@@ -210,7 +212,9 @@ public sealed unsafe partial class ElementwiseNative
         args.Add(px);
         args.Add(py);
         args.Add(outputLength);
-        Launch(FnSumToShape, outputLength, args);
+        // From SumBlockMin summed elements the kernel gives each output a block of 256 threads
+        // (KERNELS_SUM_BLOCK_MIN of elementwise.cu).
+        Launch(FnSumToShape, p.ReducedCount >= SumBlockMin ? outputLength * NativeModules.Block : outputLength, args);
     }
 
     private void CastCuda(CudaDevice cuda, int which, long n, DeviceBuffer x, DeviceBuffer y)

@@ -27,6 +27,8 @@ public sealed class GemmCublas(Device device) : IGemm
         var opA = s.TransA ? CublasOperation.Transpose : CublasOperation.None;
         var opB = s.TransB ? CublasOperation.Transpose : CublasOperation.None;
         var handle = cuda.Cublas;
+        using var profiled = KernelProfiler.Call(device, ProfiledKind.Cublas, s, static s =>
+            $"{(s.Batch == 1 ? "cublasSgemm" : "cublasSgemmStridedBatched")} {(s.TransA ? 'T' : 'N')}{(s.TransB ? 'T' : 'N')} m{s.M} n{s.N} k{s.K}{(s.Batch == 1 ? "" : $" batch {s.Batch}")}");
         if (s.Batch == 1)
             Cublas.Sgemm(handle, opB, opA, s.N, s.M, s.K, (float)alpha, pb, ldb, pa, lda, (float)beta, pc, s.LdC);
         else

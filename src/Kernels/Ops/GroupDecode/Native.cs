@@ -38,7 +38,8 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
             args.Add(pb);
             args.Add(py);
             AddShape(ref args, s);
-            _cuda.Device.Stream.Launch(_cuda[ForwardFn], NativeModules.GridFor(total), NativeModules.Block, 0, args);
+            // A warp per logit (group_decode_forward_f32).
+            _cuda.Device.Stream.Launch(_cuda[ForwardFn], NativeModules.GridFor(total * 32), NativeModules.Block, 0, args);
             return;
         }
         EmuNative.Check(EmuNative.GroupDecodeForwardF32(Ptr(x), Ptr(w), Ptr(bias), Ptr(y), s.Batch, s.Groups, s.Dim,

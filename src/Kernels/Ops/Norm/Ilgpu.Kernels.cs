@@ -108,37 +108,64 @@ public sealed partial class NormIlgpu
         }
     }
 
-    /// <summary>Spatial 1 (layer norm, group norm on [N, C]): one thread per parameter p, dw[p] = Σ_n dy·x̂ and
-    /// db[p] = Σ_n dy down column p of the [samples, params] rows, Kahan-compensated since the
-    /// column can be long.</summary>
+    /// <summary>Warps per group of <see cref="GroupBackwardParamColumnsKernel"/> at most (its shared arrays hold 32 × this).</summary>
+    private const int ColumnWarps = 16;
+
+    /// <summary>Spatial 1 (layer norm, group norm on [N, C]): dw[p] = Σ_n dy·x̂ and db[p] = Σ_n dy down
+    /// column p of the [samples, params] rows. One group per tile of 32 columns: lane l takes column
+    /// tile·32 + l (a warp reads 32 consecutive floats of a row), warp w the rows w, w + W, … with a
+    /// Kahan-compensated sum, then warp 0 adds the W partials of its column in warp order (fixed
+    /// order: deterministic). W warps share the column's rows, so a thread walks samples / W rows,
+    /// not all of them.</summary>
     private static void GroupBackwardParamColumnsKernel(ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd,
         ArrayView<float> dy, ArrayView<float> dw, ArrayView<float> db, int samples, int groupsPerSample,
         int channelsPerGroup, int writeWeight, int writeBias)
     {
+        var partA = SharedMemory.Allocate<float>(32 * ColumnWarps);
+        var partAx = SharedMemory.Allocate<float>(32 * ColumnWarps);
         int parameters = groupsPerSample * channelsPerGroup;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long p = Grid.GlobalIndex.X; p < parameters; p += stride)
+        int lane = Group.IdxX % 32, warp = Group.IdxX / 32, warps = Group.DimX / 32;
+        int tiles = (parameters + 31) / 32;
+        for (int tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
         {
-            int g = (int)(p / channelsPerGroup);
+            int p = tile * 32 + lane;
             float a = 0f, ca = 0f, ax = 0f, cax = 0f;
-            for (int n = 0; n < samples; n++)
+            if (p < parameters)
             {
-                // Row n·G + g holds parameters g·cpg … (g+1)·cpg − 1 of sample n, so element p of
-                // the sample's [params] slice belongs to that row's statistics.
-                long r = (long)n * groupsPerSample + g;
-                long at = (long)n * parameters + p;
-                float gv = dy[at];
-                float v = gv - ca;
-                float t = a + v;
-                ca = (t - a) - v;
-                a = t;
-                v = gv * (x[at] - mean[r]) * rstd[r] - cax;
-                t = ax + v;
-                cax = (t - ax) - v;
-                ax = t;
+                int g = p / channelsPerGroup;
+                for (int n = warp; n < samples; n += warps)
+                {
+                    // Row n·G + g holds parameters g·cpg … (g+1)·cpg − 1 of sample n, so element p of
+                    // the sample's [params] slice belongs to that row's statistics.
+                    long r = (long)n * groupsPerSample + g;
+                    long at = (long)n * parameters + p;
+                    float gv = dy[at];
+                    float v = gv - ca;
+                    float t = a + v;
+                    ca = (t - a) - v;
+                    a = t;
+                    v = gv * (x[at] - mean[r]) * rstd[r] - cax;
+                    t = ax + v;
+                    cax = (t - ax) - v;
+                    ax = t;
+                }
             }
-            if (writeWeight != 0) dw[p] = ax;
-            if (writeBias != 0) db[p] = a;
+            // The previous tile's readers are done before this tile's partials overwrite them.
+            Group.Barrier();
+            partA[warp * 32 + lane] = a;
+            partAx[warp * 32 + lane] = ax;
+            Group.Barrier();
+            if (warp == 0 && p < parameters)
+            {
+                float sa = 0f, sax = 0f;
+                for (int w = 0; w < warps; w++)
+                {
+                    sa += partA[w * 32 + lane];
+                    sax += partAx[w * 32 + lane];
+                }
+                if (writeWeight != 0) dw[p] = sax;
+                if (writeBias != 0) db[p] = sa;
+            }
         }
     }
 

@@ -59,9 +59,10 @@ public sealed partial class NormIlgpu(Device device) : INorm
                 s.Rows, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, weight is null ? 0 : 1);
         if (dweight is null && dbias is null) return;
         if (s.Spatial == 1)
-            // Layer norm (and group norm on [N, C]): parameter p is column p of a [rows, params] matrix, so a thread per
-            // parameter walking the samples reads coalesced rows and needs no reduction.
-            s_groupBackwardParamColumns.Launch(device, IlgpuLaunch.Grid1D(s.Params), IlgpuLaunch.Block1D, x, mean, rstd, dy,
+            // Layer norm (and group norm on [N, C]): parameter p is column p of a [rows, params] matrix: a group per
+            // 32 columns, its warps splitting the samples (coalesced rows, a short walk per thread).
+            s_groupBackwardParamColumns.Launch(device, Groups((s.Params + 31) / 32),
+                new Dim3((uint)(32 * Math.Clamp(s.Samples, 1, ColumnWarps))), x, mean, rstd, dy,
                 dweight ?? dy, dbias ?? dy, s.Samples, s.GroupsPerSample, s.ChannelsPerGroup, dweight is null ? 0 : 1,
                 dbias is null ? 0 : 1);
         else

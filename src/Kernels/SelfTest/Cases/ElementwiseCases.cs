@@ -52,7 +52,10 @@ internal static class ElementwiseCases
                 k.Cast(n, io.Int(ints), io.Out("y", n)));
         }
 
-        (int[] From, int[] To)[] sums = [([3, 4, 5], [4, 1]), ([2, 7], [1]), ([2, 3, 5, 9], [3, 1, 9]), ([6, 11], [6, 11])];
+        // The last two sum 64 or more elements per output (native: a block per output): a bias
+        // gradient's column sums, and two summed axes that do not coalesce.
+        (int[] From, int[] To)[] sums = [([3, 4, 5], [4, 1]), ([2, 7], [1]), ([2, 3, 5, 9], [3, 1, 9]), ([6, 11], [6, 11]),
+            ([70, 37], [37]), ([10, 5, 8, 3], [5, 1, 3])];
         foreach (var (from, to) in sums)
         {
             var fs = new Shape(from);

@@ -10,6 +10,9 @@ internal static class NormCases
         {
             ("layer", new GroupNormShape(1, 1, 1, 1)),
             ("layer", new GroupNormShape(5, 1, 37, 1)),
+            // More samples than the parameter-gradient kernel's warps and a partial second tile of 32 columns.
+            ("layer", new GroupNormShape(19, 1, 40, 1)),
+            ("group", new GroupNormShape(9, 3, 5, 1)),
             ("group", new GroupNormShape(6, 3, 2, 7)),
             ("instance", new GroupNormShape(3, 3, 1, 11)),
         };
