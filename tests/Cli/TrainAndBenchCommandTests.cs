@@ -60,6 +60,16 @@ public class TrainAndBenchCommandTests : TempFolderTest
     }
 
     [Test]
+    public void BenchFilterTakesAlternativesSeparatedByBars()
+    {
+        var json = PathOf("two.jsonl");
+        var (code, _, err) = Run("bench", "--device", "cpu", "--filter", "mlp | group decode fwd+bwd b16", "--warmup", "0", "--repeat", "1", "--json", json);
+        Assert.That(code, Is.Zero, err);
+        var names = File.ReadAllLines(json).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("name").GetString()).ToList();
+        Assert.That(names, Is.EquivalentTo(new[] { "train step mlp b128", "group decode fwd+bwd b16 k80 d768 g1" }));
+    }
+
+    [Test]
     public void BenchProfilePrintsATablePerCaseAndKeepsTheJsonLines()
     {
         var json = PathOf("profiled.jsonl");

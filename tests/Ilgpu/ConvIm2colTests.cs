@@ -118,12 +118,13 @@ public class ConvIm2colTests
     }
 
     [Test]
-    public void IsAvailableOnCudaAndIlgpuCpuBelowTheDirectKernels()
+    public void RanksAboveTheDirectKernelsOnCudaAndBelowThemOnIlgpuCpu()
     {
         int Rank(DeviceKind kind, Type t) =>
             KernelRegistry.For("Conv", kind).Select(i => i.ImplementationType).ToList().IndexOf(t);
-        // Opt-in on cuda until verified on a GPU (see ConvIm2colCuda).
-        Assert.That(Rank(DeviceKind.Cuda, typeof(ConvIm2colCuda)), Is.GreaterThan(Rank(DeviceKind.Cuda, typeof(ConvIlgpu))));
+        // Above the direct kernels on cuda since the H100 run passed it (see ConvIm2colCuda); on
+        // ilgpu-cpu the simulated GEMM is no faster, so the direct kernels stay first there.
+        Assert.That(Rank(DeviceKind.Cuda, typeof(ConvIm2colCuda)), Is.LessThan(Rank(DeviceKind.Cuda, typeof(ConvIlgpu))));
         Assert.That(Rank(DeviceKind.IlgpuCpu, typeof(ConvIm2colIlgpuCpu)), Is.GreaterThan(Rank(DeviceKind.IlgpuCpu, typeof(ConvIlgpu))));
         Assert.That(Rank(DeviceKind.IlgpuCpu, typeof(ConvIlgpu)), Is.GreaterThanOrEqualTo(0));
         Assert.That(Rank(DeviceKind.Cuda, typeof(ConvIm2colIlgpuCpu)), Is.EqualTo(-1));

@@ -18,7 +18,7 @@ public static class BenchCommand
 {
     public static Command Create(CliContext cli)
     {
-        var filter = new Option<string?>("--filter") { Description = "Only cases whose name contains this text" };
+        var filter = new Option<string?>("--filter") { Description = "Only cases whose name contains this text; several texts: a|b" };
         var warmup = new Option<int>("--warmup") { Description = "Untimed calls first", DefaultValueFactory = _ => 2 };
         var repeat = new Option<int>("--repeat") { Description = "Timed calls; the median is reported", DefaultValueFactory = _ => 5 };
         var json = new Option<string?>("--json") { Description = "Also write the JSON lines to this file" };
@@ -38,7 +38,9 @@ public static class BenchCommand
             if (w < 0) throw new ArgumentException($"--warmup must be 0 or more, got {w}");
             if (r <= 0) throw new ArgumentException($"--repeat must be positive, got {r}");
             var text = parse.GetValue(filter) ?? "";
-            var cases = BenchCases.All.Where(c => c.Name.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
+            var parts = text.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var cases = BenchCases.All.Where(c => parts.Length == 0
+                || parts.Any(p => c.Name.Contains(p, StringComparison.OrdinalIgnoreCase))).ToList();
             if (cases.Count == 0)
                 throw new ArgumentException($"no benchmark case matches --filter '{text}'; cases: {string.Join(", ", BenchCases.All.Select(c => c.Name))}");
             return Run(cli.Out, cli.RawOut, run.Device, cases, w, r, parse.GetValue(json), parse.GetValue(profile));
