@@ -3,7 +3,9 @@
 // decode + asymmetric loss. x [B, K, D], w [K, D, g], bias [N], logits [B, N], N <= K*g.
 // Every output element is one ordered sum (deterministic, no atomics). Geometry: 256 threads per
 // block; forward (a warp per logit) and backward are grid-stride loops (KERNELS_MAX_BLOCKS blocks at
-// most), the backward over the concatenated index spaces of dx, dw and dbias. The fused loss: one block per
+// most), the backward over the concatenated index spaces of dx, dw and dbias. From g = 8 on, the
+// forward, dx and dw are per-group register-tiled GEMMs instead (group_decode_gemm_f32; dbias stays
+// on the backward kernel). The fused loss: one block per
 // tile of 256 logits of one image (T = B * ceil(N / 256) tiles, grid-stride) computes each logit in
 // a register, the ASL entry loss and gradient (kernels/asl.h), writes the weighted logit gradient
 // to a [B, N] scratch and the tile's loss and non-zero-weight count to part[tile], part[T + tile];
@@ -155,24 +157,41 @@ extern "C" __global__ void __launch_bounds__(GD_THREADS)
         for (int i = 0; i < 4; i++)
 #pragma unroll
             for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        // Tile coordinates this thread loads (A: row amm, reduction arr; B: reduction brr, column bcc).
+        int amm[4], arr[4], brr[4], bcc[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            if (sar == 1) { arr[i] = tid & 15; amm[i] = (tid >> 4) + 16 * i; }
+            else { amm[i] = tid & 63; arr[i] = (tid >> 6) + 4 * i; }
+            if (sbn == 1) { bcc[i] = tid & 63; brr[i] = (tid >> 6) + 4 * i; }
+            else { brr[i] = tid & 15; bcc[i] = (tid >> 4) + 16 * i; }
+        }
+        // The next step's operands are fetched into registers while this step computes (the global
+        // loads' latency hides behind the 16-deep product; the paper's forward has 48 steps).
+        float ra[4], rb[4];
+        auto fetch = [&](int r0) {
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+            {
+                int gm = m0 + amm[i], gr = r0 + arr[i];
+                ra[i] = gm < rows && gr < red ? a[gm * sam + gr * sar] : 0.0f;
+                int gc = n0 + bcc[i];
+                gr = r0 + brr[i];
+                rb[i] = gc < bcols && gr < red ? b[gr * sbr + gc * sbn] : 0.0f;
+            }
+        };
+        fetch(0);
         for (int r0 = 0; r0 < red; r0 += GD_STEP)
         {
 #pragma unroll
             for (int i = 0; i < 4; i++)
             {
-                int mm, rr;
-                if (sar == 1) { rr = tid & 15; mm = (tid >> 4) + 16 * i; }
-                else { mm = tid & 63; rr = (tid >> 6) + 4 * i; }
-                int gm = m0 + mm, gr = r0 + rr;
-                as[rr][mm] = gm < rows && gr < red ? a[gm * sam + gr * sar] : 0.0f;
-                int cc;
-                if (sbn == 1) { cc = tid & 63; rr = (tid >> 6) + 4 * i; }
-                else { rr = tid & 15; cc = (tid >> 4) + 16 * i; }
-                int gc = n0 + cc;
-                gr = r0 + rr;
-                bs[rr][cc] = gc < bcols && gr < red ? b[gr * sbr + gc * sbn] : 0.0f;
+                as[arr[i]][amm[i]] = ra[i];
+                bs[brr[i]][bcc[i]] = rb[i];
             }
             __syncthreads();
+            if (r0 + GD_STEP < red) fetch(r0 + GD_STEP);
 #pragma unroll
             for (int kk = 0; kk < GD_STEP; kk++)
             {
