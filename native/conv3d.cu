@@ -363,31 +363,71 @@ extern "C" __global__ void conv3d_transpose_narrow_f32(const float* __restrict__
     }
 }
 
-// sum[c] = Σ_{n, s} t[n][c][s] (channels-first: the bias gradient). One block per channel,
-// a fixed-order tree in shared memory (deterministic).
+// sum[c] = Σ_{n, s} t[n][c][s] (channels-first: the bias gradient), in two deterministic passes.
+// conv3d_channel_sum_f32: block (x, y) sums chunk x (CONV3D_SUM_CHUNK consecutive elements of the
+// channel's flattened batch × spatial range: 16 per thread) of channel y (channels beyond gridDim.y
+// by a block-uniform stride) by a fixed-order shared-memory tree into part[c * gridDim.x + x].
+// One block per channel left a 3-D U-Net's 8-32 channels on a few SMs with a 64-bit division per
+// element; now a [32, 64, 64] × 2 tensor gives 64 blocks per channel. The chunk is walked as its
+// (at most a few) contiguous per-image segments, so there is no division in the inner loop.
+// conv3d_channel_sum_finish_f32: a warp per channel adds its gridDim.x partial sums lane-strided
+// in chunk order, then a shuffle tree (fixed order). More, shorter partial sums than the old
+// per-thread serial loop: no less accurate.
+#define CONV3D_SUM_CHUNK 4096
 extern "C" __global__ void conv3d_channel_sum_f32(int batch, int channels, long long spatial,
-                                                  const float* __restrict__ t, float* __restrict__ sum)
+                                                  const float* __restrict__ t, float* __restrict__ part)
 {
-    __shared__ float part[CONV3D_THREADS];
-    const int c = static_cast<int>(blockIdx.x), tid = static_cast<int>(threadIdx.x);
+    __shared__ float red[CONV3D_THREADS];
+    const int tid = static_cast<int>(threadIdx.x);
     const long long count = static_cast<long long>(batch) * spatial;
-    float acc = 0.0f;
-    for (long long i = tid; i < count; i += CONV3D_THREADS)
+    const long long lo = static_cast<long long>(blockIdx.x) * CONV3D_SUM_CHUNK;
+    const long long hi = lo + CONV3D_SUM_CHUNK < count ? lo + CONV3D_SUM_CHUNK : count;
+    for (int c = static_cast<int>(blockIdx.y); c < channels; c += static_cast<int>(gridDim.y))
     {
-        long long n = i / spatial, s = i - n * spatial;
-        acc += t[(n * channels + c) * spatial + s];
-    }
-    part[tid] = acc;
-    __syncthreads();
-    for (int half = CONV3D_THREADS / 2; half > 0; half /= 2)
-    {
-        if (tid < half) part[tid] += part[tid + half];
+        float acc = 0.0f;
+        if (lo < hi)
+        {
+            long long n = lo / spatial;
+            for (long long start = lo; start < hi; n++)
+            {
+                long long end = (n + 1) * spatial < hi ? (n + 1) * spatial : hi;
+                // flat i = n * spatial + s lives at (n * channels + c) * spatial + s.
+                const long long off = n * (channels - 1) * spatial + static_cast<long long>(c) * spatial;
+#pragma unroll 4
+                for (long long i = start + tid; i < end; i += CONV3D_THREADS) acc += t[off + i];
+                start = end;
+            }
+        }
+        red[tid] = acc;
+        __syncthreads();
+        for (int half = CONV3D_THREADS / 2; half > 0; half /= 2)
+        {
+            if (tid < half) red[tid] += red[tid + half];
+            __syncthreads();
+        }
+        if (tid == 0) part[static_cast<long long>(c) * gridDim.x + blockIdx.x] = red[0];
         __syncthreads();
     }
-    if (tid == 0) sum[c] = part[0];
+}
+
+extern "C" __global__ void conv3d_channel_sum_finish_f32(int channels, int chunks, const float* __restrict__ part,
+                                                         float* __restrict__ sum)
+{
+    const int lane = static_cast<int>(threadIdx.x) & 31;
+    const int warps = static_cast<int>((blockDim.x * gridDim.x) >> 5);
+    for (int c = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) >> 5); c < channels; c += warps)
+    {
+        const float* p = part + static_cast<long long>(c) * chunks;
+        float acc = 0.0f;
+        for (int i = lane; i < chunks; i += 32) acc += p[i];
+        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+        if (lane == 0) sum[c] = acc;
+    }
 }
 
 #if !defined(__CUDACC_RTC__)
+#include <vector>
+
 // Host launch wrappers (the emu device calls these; the cuda device launches the kernels from C#
 // with the same geometry).
 static unsigned conv3d_blocks(long long n, int tile)
@@ -449,11 +489,27 @@ extern "C" int kernels_conv3d_backward_weights_f32(const Conv3dParams* p, int sp
                           dim3(CONV3D_THREADS), 0, stream, *p, splits, static_cast<const float*>(part), dw);
 }
 
+static long long conv3d_sum_chunks(int batch, long long spatial)
+{
+    long long count = static_cast<long long>(batch) * spatial;
+    return count > 0 ? (count + CONV3D_SUM_CHUNK - 1) / CONV3D_SUM_CHUNK : 1;
+}
+
+// The [channels, chunks] partial sums live in a scratch buffer: on the emu device (the only caller
+// of these wrappers) device memory is host memory, so the wrapper holds it; the cuda path allocates
+// it from C# (ConvNativeBase.ChannelSumKernel).
 extern "C" int kernels_conv3d_channel_sum_f32(int batch, int channels, long long spatial, const float* t, float* sum,
                                               void* stream)
 {
     if (channels <= 0) return 0;
-    return KERNELS_LAUNCH(conv3d_channel_sum_f32, dim3(static_cast<unsigned>(channels)), dim3(CONV3D_THREADS), 0,
-                          stream, batch, channels, spatial, t, sum);
+    long long chunks = conv3d_sum_chunks(batch, spatial);
+    std::vector<float> part(static_cast<size_t>(chunks * channels));
+    dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(channels < 65535 ? channels : 65535));
+    int rc = KERNELS_LAUNCH(conv3d_channel_sum_f32, grid, dim3(CONV3D_THREADS), 0, stream, batch, channels, spatial, t,
+                            part.data());
+    if (rc != 0) return rc;
+    return KERNELS_LAUNCH(conv3d_channel_sum_finish_f32, dim3(kernels_grid_for(32LL * channels, CONV3D_THREADS)),
+                          dim3(CONV3D_THREADS), 0, stream, channels, static_cast<int>(chunks),
+                          static_cast<const float*>(part.data()), sum);
 }
 #endif

@@ -3,7 +3,9 @@
 // decode + asymmetric loss. x [B, K, D], w [K, D, g], bias [N], logits [B, N], N <= K*g.
 // Every output element is one ordered sum (deterministic, no atomics). Geometry: 256 threads per
 // block; forward (a warp per logit) and backward are grid-stride loops (KERNELS_MAX_BLOCKS blocks at
-// most), the backward over the concatenated index spaces of dx, dw and dbias. The fused loss: one block per
+// most), the backward over the concatenated index spaces of dx, dw and dbias. From g = 8 on, the
+// forward, dx and dw are per-group register-tiled GEMMs instead (group_decode_gemm_f32; dbias stays
+// on the backward kernel). The fused loss: one block per
 // tile of 256 logits of one image (T = B * ceil(N / 256) tiles, grid-stride) computes each logit in
 // a register, the ASL entry loss and gradient (kernels/asl.h), writes the weighted logit gradient
 // to a [B, N] scratch and the tile's loss and non-zero-weight count to part[tile], part[T + tile];
@@ -85,6 +87,141 @@ extern "C" __global__ void group_decode_backward_f32(const float* __restrict__ x
             float acc = 0.0f;
             for (int b = 0; b < batch; b++) acc += dy[static_cast<long long>(b) * n + j];
             dbias[j] = sc * acc;
+        }
+    }
+}
+
+// Per-group GEMMs for g >= GROUP_DECODE_GEMM_MIN_G (the paper's g 97: the thread- and
+// warp-per-output kernels above read w with a stride of g floats and re-read every x row g times).
+// mode 0, forward:  y[:, k*g + c]  = x_k [B, D] · w_k [D, g]            (+ bias), c < cols_k
+// mode 1, dx:       dx[:, k, :]    = dy_k [B, cols_k] · w_kᵀ [cols_k, D]   (· scale)
+// mode 2, dw:       dw[k]          = x_kᵀ [D, B] · dy_k [B, g]             (· scale; 0 for c >= cols_k)
+// with cols_k = min(g, N - k*g) (the last group may miss columns: zero gradient, no logit).
+// Classic register tiling: a block computes a 64×64 tile of C = A·B of one group (grid x: column
+// tiles, y: row tiles, z: groups with a block-uniform stride), stepping the reduction 16 at a time
+// through shared memory; each of the 256 threads keeps 4×4 outputs at rows ty + 16i, columns
+// tx + 16j (consecutive threads write consecutive columns: coalesced). Every output is one sum in
+// reduction order (deterministic, the reference's order). Operand tiles are loaded with the thread
+// mapping that follows the operand's contiguous axis; the 65-float rows keep the transposing
+// shared-memory stores at most 2-way bank-conflicted.
+#define GROUP_DECODE_GEMM_MIN_G 8
+#define GD_TILE 64
+#define GD_STEP 16
+#define GD_THREADS 256
+
+extern "C" __global__ void __launch_bounds__(GD_THREADS)
+    group_decode_gemm_f32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ dy,
+                          const float* __restrict__ bias, const float* __restrict__ scale, float* __restrict__ out,
+                          int mode, int batch, int groups, int dim, int g, int n)
+{
+    __shared__ float as[GD_STEP][GD_TILE + 1];
+    __shared__ float bs[GD_STEP][GD_TILE + 1];
+    const int tid = static_cast<int>(threadIdx.x), tx = tid & 15, ty = tid >> 4;
+    const long long kd = static_cast<long long>(groups) * dim, dg = static_cast<long long>(dim) * g;
+    const float sc = mode != 0 && scale ? *scale : 1.0f;
+    const int m0 = static_cast<int>(blockIdx.y) * GD_TILE, n0 = static_cast<int>(blockIdx.x) * GD_TILE;
+    for (int grp = static_cast<int>(blockIdx.z); grp < groups; grp += static_cast<int>(gridDim.z))
+    {
+        const int cols = n - grp * g < g ? n - grp * g : g;
+        // A(m, r) = a[m * sam + r * sar], B(r, c) = b[r * sbr + c * sbn] (0 for c >= bcols),
+        // C(m, c) = o[m * scm + c] for m < rows, c < ncols; the reduction runs over r < red.
+        const float* a;
+        const float* b;
+        float* o;
+        long long sam, sar, sbr, sbn, scm;
+        int rows, red, ncols, bcols;
+        if (mode == 0)
+        {
+            a = x + static_cast<long long>(grp) * dim; sam = kd; sar = 1;
+            b = w + grp * dg; sbr = g; sbn = 1;
+            o = out + static_cast<long long>(grp) * g; scm = n;
+            rows = batch; red = dim; ncols = cols; bcols = cols;
+        }
+        else if (mode == 1)
+        {
+            a = dy + static_cast<long long>(grp) * g; sam = n; sar = 1;
+            b = w + grp * dg; sbr = 1; sbn = g;
+            o = out + static_cast<long long>(grp) * dim; scm = kd;
+            rows = batch; red = cols; ncols = dim; bcols = dim;
+        }
+        else
+        {
+            a = x + static_cast<long long>(grp) * dim; sam = 1; sar = kd;
+            b = dy + static_cast<long long>(grp) * g; sbr = n; sbn = 1;
+            o = out + grp * dg; scm = g;
+            rows = dim; red = batch; ncols = g; bcols = cols;
+        }
+        if (m0 >= rows || n0 >= ncols) continue; // block-uniform: no barrier is split
+        float acc[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        // Tile coordinates this thread loads (A: row amm, reduction arr; B: reduction brr, column bcc).
+        int amm[4], arr[4], brr[4], bcc[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            if (sar == 1) { arr[i] = tid & 15; amm[i] = (tid >> 4) + 16 * i; }
+            else { amm[i] = tid & 63; arr[i] = (tid >> 6) + 4 * i; }
+            if (sbn == 1) { bcc[i] = tid & 63; brr[i] = (tid >> 6) + 4 * i; }
+            else { brr[i] = tid & 15; bcc[i] = (tid >> 4) + 16 * i; }
+        }
+        // The next step's operands are fetched into registers while this step computes (the global
+        // loads' latency hides behind the 16-deep product; the paper's forward has 48 steps).
+        float ra[4], rb[4];
+        auto fetch = [&](int r0) {
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+            {
+                int gm = m0 + amm[i], gr = r0 + arr[i];
+                ra[i] = gm < rows && gr < red ? a[gm * sam + gr * sar] : 0.0f;
+                int gc = n0 + bcc[i];
+                gr = r0 + brr[i];
+                rb[i] = gc < bcols && gr < red ? b[gr * sbr + gc * sbn] : 0.0f;
+            }
+        };
+        fetch(0);
+        for (int r0 = 0; r0 < red; r0 += GD_STEP)
+        {
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+            {
+                as[arr[i]][amm[i]] = ra[i];
+                bs[brr[i]][bcc[i]] = rb[i];
+            }
+            __syncthreads();
+            if (r0 + GD_STEP < red) fetch(r0 + GD_STEP);
+#pragma unroll
+            for (int kk = 0; kk < GD_STEP; kk++)
+            {
+                float av[4], bv[4];
+#pragma unroll
+                for (int i = 0; i < 4; i++) av[i] = as[kk][ty + 16 * i];
+#pragma unroll
+                for (int j = 0; j < 4; j++) bv[j] = bs[kk][tx + 16 * j];
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+            }
+            __syncthreads();
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            int m = m0 + ty + 16 * i;
+            if (m >= rows) continue;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+            {
+                int c = n0 + tx + 16 * j;
+                if (c >= ncols) continue;
+                float v = acc[i][j];
+                if (mode == 0) v = bias ? v + bias[grp * g + c] : v;
+                else v *= sc;
+                o[m * scm + c] = v;
+            }
         }
     }
 }
@@ -172,21 +309,44 @@ extern "C" __global__ void group_decode_asl_finish_f32(float* __restrict__ part,
 #if !defined(__CUDACC_RTC__)
 static const unsigned kGroupDecodeBlock = 256;
 
+static int group_decode_gemm(const float* x, const float* w, const float* dy, const float* bias, const float* scale,
+                             float* out, int mode, int batch, int groups, int dim, int g, int n, void* stream)
+{
+    int rows = mode == 2 ? dim : batch, cols = mode == 0 ? g : mode == 1 ? dim : g;
+    if (rows <= 0 || cols <= 0 || groups <= 0) return 0;
+    dim3 grid(static_cast<unsigned>((cols + GD_TILE - 1) / GD_TILE), static_cast<unsigned>((rows + GD_TILE - 1) / GD_TILE),
+              static_cast<unsigned>(groups < static_cast<int>(KERNELS_MAX_BLOCKS) ? groups : KERNELS_MAX_BLOCKS));
+    return KERNELS_LAUNCH(group_decode_gemm_f32, grid, dim3(GD_THREADS), 0, stream, x, w, dy, bias, scale, out, mode,
+                          batch, groups, dim, g, n);
+}
+
 extern "C" int kernels_group_decode_forward_f32(const float* x, const float* w, const float* bias, float* y, int batch,
                                                 int groups, int dim, int g, int n, void* stream)
 {
     long long total = static_cast<long long>(batch) * n;
     if (total <= 0) return 0;
+    if (g >= GROUP_DECODE_GEMM_MIN_G)
+        return group_decode_gemm(x, w, nullptr, bias, nullptr, y, 0, batch, groups, dim, g, n, stream);
     return KERNELS_LAUNCH(group_decode_forward_f32, dim3(kernels_grid_for(total * 32, kGroupDecodeBlock)),
                           dim3(kGroupDecodeBlock), 0, stream, x, w, bias, y, batch, groups, dim, g, n);
 }
 
+// g >= GROUP_DECODE_GEMM_MIN_G: dx and dw by group_decode_gemm_f32, dbias alone by
+// group_decode_backward_f32 (nx = nw = 0); smaller g (COCO's g 1) all in group_decode_backward_f32.
 extern "C" int kernels_group_decode_backward_f32(const float* x, const float* w, const float* dy, float* dx, float* dw,
                                                  float* dbias, const float* scale, int batch, int groups, int dim,
                                                  int g, int n, void* stream)
 {
-    long long nx = dx ? static_cast<long long>(batch) * groups * dim : 0;
-    long long nw = dw ? static_cast<long long>(groups) * dim * g : 0;
+    bool gemm = g >= GROUP_DECODE_GEMM_MIN_G;
+    if (gemm)
+    {
+        int rc = 0;
+        if (dx) rc = group_decode_gemm(x, w, dy, nullptr, scale, dx, 1, batch, groups, dim, g, n, stream);
+        if (rc == 0 && dw) rc = group_decode_gemm(x, w, dy, nullptr, scale, dw, 2, batch, groups, dim, g, n, stream);
+        if (rc != 0) return rc;
+    }
+    long long nx = dx && !gemm ? static_cast<long long>(batch) * groups * dim : 0;
+    long long nw = dw && !gemm ? static_cast<long long>(groups) * dim * g : 0;
     long long nb = dbias ? n : 0;
     long long total = nx + nw + nb;
     if (total <= 0) return 0;

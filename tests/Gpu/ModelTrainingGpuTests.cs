@@ -25,7 +25,7 @@ public class ModelTrainingGpuTests
     public void UNet3dStepsOnCudaMatchTheCpu(UNetNorm norm, UNetDownsampling down)
     {
         var cuda = GpuSupport.RequireCuda();
-        DeviceTraining.CompareWithCpu(d => new DeviceTraining.UNetSteps(d, norm, down), cuda, 3);
+        DeviceTraining.CompareWithCpu(d => new DeviceTraining.UNetSteps(d, norm, down), cuda, 3, resync: true);
     }
 
     [TestCase(UNetNorm.Instance, UNetDownsampling.StridedConv)]
@@ -33,7 +33,7 @@ public class ModelTrainingGpuTests
     public void UNet2dStepsOnCudaMatchTheCpu(UNetNorm norm, UNetDownsampling down)
     {
         var cuda = GpuSupport.RequireCuda();
-        DeviceTraining.CompareWithCpu(d => new DeviceTraining.UNetSteps(d, norm, down, dims: 2), cuda, 3);
+        DeviceTraining.CompareWithCpu(d => new DeviceTraining.UNetSteps(d, norm, down, dims: 2), cuda, 3, resync: true);
     }
 
     [Test]

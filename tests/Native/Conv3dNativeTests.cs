@@ -194,8 +194,10 @@ public partial class NativeCudaParameterTests
         // src, dst; int batch; long long rows, cols
         ["conv3d_transpose_f32"] = [8, 8, 4, 8, 8],
         ["conv3d_transpose_narrow_f32"] = [8, 8, 4, 8, 8],
-        // int batch, channels; long long spatial; t, sum
+        // int batch, channels; long long spatial; t, part
         ["conv3d_channel_sum_f32"] = [4, 4, 8, 8, 8],
+        // int channels, chunks; part, sum
+        ["conv3d_channel_sum_finish_f32"] = [4, 4, 8, 8],
     };
 
     private static readonly Dictionary<string, int[]> Conv3dTcPassed = new()

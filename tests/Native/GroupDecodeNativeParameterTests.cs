@@ -16,6 +16,8 @@ public partial class NativeCudaParameterTests
         ["group_decode_asl_rows_f32"] = [8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4],
         // part, loss; long long tiles; mean
         ["group_decode_asl_finish_f32"] = [8, 8, 8, 4],
+        // x, w, dy, bias, scale, out; mode, batch, groups, dim, g, n
+        ["group_decode_gemm_f32"] = [8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4],
     };
 
     [Test]

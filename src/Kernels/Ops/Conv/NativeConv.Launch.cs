@@ -37,7 +37,10 @@ public abstract unsafe partial class ConvNativeBase
 
     // Indices into _cuda (native/conv3d.cu) and _cudaTc (native/conv3d_tc.cu), in the order of the names.
     private const int FnForward = 0, FnBackwardData = 1, FnBackwardWeights = 2, FnWeightsReduce = 3, FnTranspose = 4,
-        FnChannelSum = 5, FnTransposeNarrow = 6;
+        FnChannelSum = 5, FnTransposeNarrow = 6, FnChannelSumFinish = 7;
+
+    // CONV3D_SUM_CHUNK of native/conv3d.cu: elements of one channel per conv3d_channel_sum_f32 block.
+    private const long SumChunk = 4096;
 
     private const int TcForward = 0, TcBackwardData = 1;
 
@@ -45,6 +48,7 @@ public abstract unsafe partial class ConvNativeBase
     [
         "conv3d_forward_f32", "conv3d_backward_data_f32", "conv3d_backward_weights_f32", "conv3d_weights_reduce_f32",
         "conv3d_transpose_f32", "conv3d_channel_sum_f32", "conv3d_transpose_narrow_f32",
+        "conv3d_channel_sum_finish_f32",
     ];
 
     internal static readonly string[] TensorCoreKernels = ["conv3d_tc_forward_f16", "conv3d_tc_backward_data_f16"];
@@ -240,7 +244,8 @@ public abstract unsafe partial class ConvNativeBase
             reduce);
     }
 
-    // conv3d_channel_sum_f32(int batch, int channels, long long spatial, t, sum)
+    // conv3d_channel_sum_f32(int batch, int channels, long long spatial, t, part) on a (chunks, channels) grid,
+    // then conv3d_channel_sum_finish_f32(int channels, int chunks, part, sum), a warp per channel.
     private void ChannelSumKernel(int batch, int channels, long spatial, DeviceBuffer t, DeviceBuffer sum)
     {
         if (_cuda is null)
@@ -252,6 +257,10 @@ public abstract unsafe partial class ConvNativeBase
         }
         ulong a = CudaF32(t), b = CudaF32(sum);
         if (channels <= 0) return;
+        long count = (long)batch * spatial;
+        long chunks = count > 0 ? (count + SumChunk - 1) / SumChunk : 1;
+        using var part = Scratch(chunks * channels);
+        ulong pp = CudaF32(part);
         byte* storage = stackalloc byte[StorageBytes];
         nint* slots = stackalloc nint[MaxArgs];
         var args = new KernelArguments(slots, MaxArgs, storage, StorageBytes);
@@ -259,8 +268,17 @@ public abstract unsafe partial class ConvNativeBase
         args.Add(channels);
         args.Add(spatial);
         args.Add(a);
-        args.Add(b);
-        _cuda.Device.Stream.Launch(_cuda[FnChannelSum], (uint)channels, GemmThreads, 0, args);
+        args.Add(pp);
+        var grid = new Dim3((uint)chunks, (uint)Math.Min(channels, 65535));
+        _cuda.Device.Stream.Launch(_cuda[FnChannelSum], grid, GemmThreads, 0, args);
+
+        var finish = new KernelArguments(slots, MaxArgs, storage, StorageBytes);
+        finish.Add(channels);
+        finish.Add((int)chunks);
+        finish.Add(pp);
+        finish.Add(b);
+        _cuda.Device.Stream.Launch(_cuda[FnChannelSumFinish], NativeModules.GridFor(32L * channels, GemmThreads),
+            GemmThreads, 0, finish);
     }
 
     private ulong CudaF32(DeviceBuffer b)

@@ -12,12 +12,17 @@ namespace Kernels.Ops.GroupDecode;
 [KernelImplementation("native", 20, DeviceKind.Emu, DeviceKind.Cuda)]
 public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
 {
-    private const int ForwardFn = 0, BackwardFn = 1, AslRowsFn = 2, AslFinishFn = 3;
+    private const int ForwardFn = 0, BackwardFn = 1, AslRowsFn = 2, AslFinishFn = 3, GemmFn = 4;
     private const uint RowThreads = 256;
+
+    // GROUP_DECODE_GEMM_MIN_G, GD_TILE, GD_THREADS of native/group_decode.cu: from this g on, the
+    // forward, dx and dw are per-group register-tiled GEMMs (group_decode_gemm_f32, modes 0, 1, 2).
+    private const int GemmMinG = 8, GemmTile = 64;
+    private const uint GemmThreads = 256;
 
     private readonly NativeFunctions? _cuda = device is CudaDevice c
         ? new NativeFunctions(c, "group_decode", "group_decode_forward_f32", "group_decode_backward_f32",
-            "group_decode_asl_rows_f32", "group_decode_asl_finish_f32")
+            "group_decode_asl_rows_f32", "group_decode_asl_finish_f32", "group_decode_gemm_f32")
         : null;
 
     public void Forward(in GroupDecodeShape shape, DeviceBuffer x, DeviceBuffer w, DeviceBuffer? bias, DeviceBuffer y)
@@ -29,6 +34,11 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
             long total = (long)s.Batch * s.Classes;
             ulong px = Cuda(x), pw = Cuda(w), pb = Cuda(bias), py = Cuda(y);
             if (total <= 0) return;
+            if (s.PerGroup >= GemmMinG)
+            {
+                Gemm(_cuda, s, 0, px, pw, 0, pb, 0, py);
+                return;
+            }
             const int count = 9;
             byte* storage = stackalloc byte[KernelArguments.StorageFor(count)];
             nint* slots = stackalloc nint[count];
@@ -101,12 +111,19 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
         args.Add(s.Classes);
     }
 
-    // group_decode_backward_f32(x, w, dy, dx, dw, dbias, scale, batch, groups, dim, g, n, nx, nw, nb)
+    // g >= GemmMinG: dx, dw by group_decode_gemm_f32 (modes 1, 2), dbias alone by group_decode_backward_f32;
+    // smaller g all in group_decode_backward_f32(x, w, dy, dx, dw, dbias, scale, batch, groups, dim, g, n, nx, nw, nb).
     private static void BackwardCuda(NativeFunctions fns, in GroupDecodeShape s, ulong px, ulong pw, ulong pdy, ulong pdx,
         ulong pdw, ulong pdb, ulong pscale)
     {
-        long nx = pdx == 0 ? 0 : (long)s.Batch * s.Groups * s.Dim;
-        long nw = pdw == 0 ? 0 : (long)s.Groups * s.Dim * s.PerGroup;
+        bool gemm = s.PerGroup >= GemmMinG;
+        if (gemm)
+        {
+            if (pdx != 0) Gemm(fns, s, 1, px, pw, pdy, 0, pscale, pdx);
+            if (pdw != 0) Gemm(fns, s, 2, px, pw, pdy, 0, pscale, pdw);
+        }
+        long nx = pdx == 0 || gemm ? 0 : (long)s.Batch * s.Groups * s.Dim;
+        long nw = pdw == 0 || gemm ? 0 : (long)s.Groups * s.Dim * s.PerGroup;
         long nb = pdb == 0 ? 0 : s.Classes;
         long total = nx + nw + nb;
         if (total <= 0) return;
@@ -126,6 +143,30 @@ public sealed unsafe class GroupDecodeNative(Device device) : IGroupDecode
         args.Add(nw);
         args.Add(nb);
         fns.Device.Stream.Launch(fns[BackwardFn], NativeModules.GridFor(total), NativeModules.Block, 0, args);
+    }
+
+    // group_decode_gemm_f32(x, w, dy, bias, scale, out, int mode, batch, groups, dim, g, n): grid (column tiles,
+    // row tiles, groups capped at MaxBlocks) of 64×64 tiles, as the .cu's group_decode_gemm wrapper.
+    private static void Gemm(NativeFunctions fns, in GroupDecodeShape s, int mode, ulong px, ulong pw, ulong pdy,
+        ulong pbias, ulong pscale, ulong pout)
+    {
+        int rows = mode == 2 ? s.Dim : s.Batch, cols = mode == 1 ? s.Dim : s.PerGroup;
+        if (rows <= 0 || cols <= 0 || s.Groups <= 0) return;
+        const int count = 12;
+        byte* storage = stackalloc byte[KernelArguments.StorageFor(count)];
+        nint* slots = stackalloc nint[count];
+        var args = new KernelArguments(slots, count, storage, KernelArguments.StorageFor(count));
+        args.Add(px);
+        args.Add(pw);
+        args.Add(pdy);
+        args.Add(pbias);
+        args.Add(pscale);
+        args.Add(pout);
+        args.Add(mode);
+        AddShape(ref args, s);
+        var grid = new Dim3((uint)((cols + GemmTile - 1) / GemmTile), (uint)((rows + GemmTile - 1) / GemmTile),
+            (uint)Math.Min(s.Groups, NativeModules.MaxBlocks));
+        fns.Device.Stream.Launch(fns[GemmFn], grid, new Dim3(GemmThreads), 0, args);
     }
 
     // group_decode_asl_rows_f32(x, w, bias, targets, weights, grads, part, batch, groups, dim, g, n, 8 floats, focus)

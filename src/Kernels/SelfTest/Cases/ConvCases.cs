@@ -57,6 +57,15 @@ internal static class ConvCases
             yield return Fused(r, fused[i], i % Variants.Length);
             yield return Fused(r, fused[i], (i + 2) % Variants.Length);
         }
+        // Channel sums longer than the native kernel's 4096-element chunk per block: batch × spatial
+        // not a multiple of it, chunks that straddle images, batch 1 with one element over a chunk.
+        foreach (var (batch, channels, spatial) in new[] { (3, 3, 5000L), (1, 2, 4097L), (2, 5, 1L) })
+        {
+            var t = r.Uniform(batch * channels * spatial);
+            double tol = batch * spatial >= 512 ? SelfTestCase.Fp32LongReduction : SelfTestCase.Fp32Tolerance;
+            yield return SelfTestCase.Of<IConv>($"channel-sum N={batch} C={channels} spatial={spatial}", (k, io) =>
+                k.ChannelSum(batch, channels, spatial, io.In(t), io.Out("sum", channels)), tol);
+        }
     }
 
     /// <summary>(activation, bias, scale, shift) of the fused cases.</summary>

@@ -17,6 +17,11 @@ internal static class GroupDecodeCases
             GroupDecodeShape.Create(5, 7, 19, 45),
             GroupDecodeShape.Create(2, 9, 5, 300), // more than 256 classes: two loss tiles per image
             GroupDecodeShape.Create(11, 2, 3, 5), // more loss tiles than the emulator's 8 blocks: the tile loop wraps
+            // g >= 8: the native per-group GEMMs (64×64 tiles, 16-deep steps) with no edge aligned, the last
+            // group 11 columns short; batch 1; more groups than the emulator's 8 z-blocks (the group loop wraps).
+            new(5, 3, 70, 37, 3 * 37 - 11),
+            new(1, 2, 17, 9, 17),
+            new(3, 10, 6, 8, 75),
         };
         if (sizes == SelfTestSizes.Full) shapes.Add(GroupDecodeShape.Create(16, 100, 96, 997));
         foreach (var s in shapes)
