@@ -6,7 +6,8 @@ using Kernels.Registry;
 
 namespace Kernels.Ops.Norm;
 
-/// <summary>ILGPU normalisation (float32). One group per reduced slice (a row for layer / group /
+/// <summary>ILGPU normalisation (float32). Group norm with few large rows takes the chunked path
+/// (Ilgpu.Chunked.cs); otherwise one group per reduced slice (a row for layer / group /
 /// instance norm, a channel for batch norm, a parameter for the group-norm weight gradients),
 /// grid-striding over slices; the group's threads stride over the slice, so any slice length
 /// works. Statistics are float32 two-pass sums (mean, then squared deviations: no cancellation for
@@ -43,6 +44,12 @@ public sealed partial class NormIlgpu(Device device) : INorm
         IlgpuLaunch.RequireF32("Norm.GroupForward", x, y, mean, rstd);
         RequireOptional("Norm.GroupForward", weight, bias);
         if (s.Rows == 0) return;
+        int chunks = Chunks(s.Rows, s.RowLength, out long chunkLen);
+        if (chunks > 1)
+        {
+            GroupForwardChunked(s, chunks, chunkLen, (float)eps, x, weight, bias, y, mean, rstd);
+            return;
+        }
         // Absent optional buffers are replaced by x and switched off by a flag.
         s_groupForward.Launch(device, Groups(s.Rows), Block(s.RowLength), x, weight ?? x, bias ?? x, y, mean, rstd,
             s.Rows, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, (float)eps, weight is null ? 0 : 1, bias is null ? 0 : 1);
@@ -54,7 +61,10 @@ public sealed partial class NormIlgpu(Device device) : INorm
         IlgpuLaunch.RequireF32("Norm.GroupBackward", x, mean, rstd, dy);
         RequireOptional("Norm.GroupBackward", weight, dx, dweight, dbias);
         if (s.Rows == 0) return;
-        if (dx is not null)
+        int chunks = Chunks(s.Rows, s.RowLength, out long chunkLen);
+        if (dx is not null && chunks > 1)
+            GroupBackwardDataChunked(s, chunks, chunkLen, x, weight, mean, rstd, dy, dx);
+        else if (dx is not null)
             s_groupBackwardData.Launch(device, Groups(s.Rows), Block(s.RowLength), x, weight ?? x, mean, rstd, dy, dx,
                 s.Rows, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, weight is null ? 0 : 1);
         if (dweight is null && dbias is null) return;
@@ -65,6 +75,9 @@ public sealed partial class NormIlgpu(Device device) : INorm
                 new Dim3((uint)(32 * Math.Clamp(s.Samples, 1, ColumnWarps))), x, mean, rstd, dy,
                 dweight ?? dy, dbias ?? dy, s.Samples, s.GroupsPerSample, s.ChannelsPerGroup, dweight is null ? 0 : 1,
                 dbias is null ? 0 : 1);
+        else if (s.Params < TargetGroups && (long)s.Samples * s.Spatial > MinChunk)
+            // Few parameters over many elements each: split by sample and spatial chunk.
+            GroupBackwardParamsChunked(s, x, mean, rstd, dy, dweight, dbias);
         else
             s_groupBackwardParams.Launch(device, Groups(s.Params), Block((long)s.Samples * s.Spatial), x, mean, rstd, dy, dweight ?? dy,
                 dbias ?? dy, s.Samples, s.GroupsPerSample, s.ChannelsPerGroup, s.Spatial, dweight is null ? 0 : 1,

@@ -15,11 +15,27 @@ internal static class NormCases
             ("group", new GroupNormShape(9, 3, 5, 1)),
             ("group", new GroupNormShape(6, 3, 2, 7)),
             ("instance", new GroupNormShape(3, 3, 1, 11)),
+            // Chunked path (few long rows): batch 1, G = C, a 3×5×67 volume whose 1005 elements split
+            // into chunks of 352 with a short last one.
+            ("instance", new GroupNormShape(3, 3, 1, 3 * 5 * 67)),
+            // G < C: chunks straddle channel boundaries (335 is not a multiple of 352); batch 2; parameter
+            // gradients split by sample only (spatial below two chunks).
+            ("group", new GroupNormShape(2, 1, 3, 335)),
+            // Parameter gradients split by sample and spatial chunk (7·99 = 693: two chunks of 352, 341).
+            ("instance", new GroupNormShape(2, 2, 1, 7 * 99)),
         };
-        if (sizes == SelfTestSizes.Full) groups.Add(("group", new GroupNormShape(64, 32, 2, 225)));
+        // Chunked shapes are slow on ilgpu-cpu: the first also runs without affine parameters, these not.
+        var affineOnly = new HashSet<GroupNormShape> { new(2, 1, 3, 335), new(2, 2, 1, 7 * 99) };
+        if (sizes == SelfTestSizes.Full)
+        {
+            groups.Add(("group", new GroupNormShape(64, 32, 2, 225)));
+            // The 3-D U-Net's first level at a quarter of its volume: 2 samples × 8 channels.
+            groups.Add(("instance", new GroupNormShape(16, 8, 1, 32768)));
+        }
         foreach (var (name, s) in groups)
             foreach (bool affine in new[] { true, false })
             {
+                if (!affine && affineOnly.Contains(s)) continue;
                 long n = s.Rows * s.RowLength;
                 var x = r.Uniform(n, -3, 3);
                 var w = r.Uniform(s.Params, 0.5, 1.5);
