@@ -121,7 +121,7 @@ else
     step "kernels bench $BDEV conv=im2col" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=im2col --warmup 2 --repeat 5
     step "kernels bench $BDEV conv=native" "$P" 60 dotnet "$CLI" bench --device "$BDEV" --filter conv --impl conv=native --warmup 2 --repeat 5
     # Where the time of a step goes (KernelProfiler: per kernel / cuBLAS call / copy, CUDA-event times).
-    step "kernels bench $BDEV --profile" "$P" 90 dotnet "$CLI" bench --device "$BDEV" --filter "ml-decoder head|train step unet3d" --profile --warmup 2 --repeat 3
+    step "kernels bench $BDEV --profile" "$P" 90 dotnet "$CLI" bench --device "$BDEV" --filter "ml-decoder head|train step unet3d|group decode fwd+bwd b64" --profile --warmup 2 --repeat 3
     : > /tmp/devcheck-peer.jsonl
     for f in gemm conv train_step ml_decoder; do
         step "peer $f $BDEV" "$P" 75 sh -c "cd benchmarks/peer && $PY $f.py --device $BDEV --threads $(nproc) --warmup 2 --repeat 5 | tee -a /tmp/devcheck-peer.jsonl"
