@@ -1,4 +1,5 @@
 using Kernels.Ops.Dropout;
+using static Kernels.Tests.Support.DeviceArrays;
 
 namespace Kernels.Tests.Ilgpu;
 
@@ -34,12 +35,5 @@ public class DropoutIlgpuTests
         Assert.That(got[n..].All(float.IsNaN), "elements past n were written");
         int kept = expected.Count(v => v != 0);
         Assert.That(kept, Is.InRange((int)(n * (1 - p) * 0.8) - 3, (int)(n * (1 - p) * 1.2) + 3), "kept fraction");
-    }
-
-    private static DeviceBuffer F32(Device d, float[] v)
-    {
-        var b = d.Allocate(DType.F32, v.Length);
-        d.Upload<float>(v, b);
-        return b;
     }
 }

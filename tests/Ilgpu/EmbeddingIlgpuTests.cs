@@ -1,4 +1,5 @@
 using Kernels.Ops.Embedding;
+using static Kernels.Tests.Support.DeviceArrays;
 
 namespace Kernels.Tests.Ilgpu;
 
@@ -45,34 +46,6 @@ public class EmbeddingIlgpuTests
     {
         var a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1);
-        return a;
-    }
-
-    private static float[] Nan(int n)
-    {
-        var a = new float[n];
-        Array.Fill(a, float.NaN);
-        return a;
-    }
-
-    private static DeviceBuffer F32(Device d, float[] v)
-    {
-        var b = d.Allocate(DType.F32, v.Length);
-        d.Upload<float>(v, b);
-        return b;
-    }
-
-    private static DeviceBuffer I32(Device d, int[] v)
-    {
-        var b = d.Allocate(DType.I32, v.Length);
-        d.Upload<int>(v, b);
-        return b;
-    }
-
-    private static float[] Get(DeviceBuffer b)
-    {
-        var a = new float[b.Length];
-        b.Device.Download<float>(b, a);
         return a;
     }
 }

@@ -1,5 +1,6 @@
 using Kernels.Ops.Loss;
 using Kernels.Tests.Support;
+using static Kernels.Tests.Support.DeviceArrays;
 
 namespace Kernels.Tests.Ilgpu;
 
@@ -96,42 +97,5 @@ public class LossIlgpuTests
         var got = Get(e);
         Assert.That(got[..n].All(v => v == -2f * Get(y)[0]), "expanded values");
         Assert.That(float.IsNaN(got[n]) && float.IsNaN(got[n + 1]), "elements past n were written");
-    }
-
-    private static double[] D(float[] a) => Array.ConvertAll(a, v => (double)v);
-
-    private static float[] Uniform(Random r, int n, float lo, float hi)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = lo + (float)r.NextDouble() * (hi - lo);
-        return a;
-    }
-
-    private static float[] Nan(int n)
-    {
-        var a = new float[n];
-        Array.Fill(a, float.NaN);
-        return a;
-    }
-
-    private static DeviceBuffer F32(Device d, float[] v)
-    {
-        var b = d.Allocate(DType.F32, v.Length);
-        d.Upload<float>(v, b);
-        return b;
-    }
-
-    private static DeviceBuffer I32(Device d, int[] v)
-    {
-        var b = d.Allocate(DType.I32, v.Length);
-        d.Upload<int>(v, b);
-        return b;
-    }
-
-    private static float[] Get(DeviceBuffer b)
-    {
-        var a = new float[b.Length];
-        b.Device.Download<float>(b, a);
-        return a;
     }
 }

@@ -1,5 +1,6 @@
 using Kernels.Ops.Norm;
 using Kernels.Tests.Support;
+using static Kernels.Tests.Support.DeviceArrays;
 
 namespace Kernels.Tests.Ilgpu;
 
@@ -94,35 +95,5 @@ public class NormChunkedIlgpuTests
             Approx.Equal(D(expected[i]), D(got[i]), 1e-4, 1e-4, $"{names[i]} {s} offset {offset}");
             Assert.That(again[i], Is.EqualTo(got[i]).AsCollection, $"{names[i]} differs between identical runs");
         }
-    }
-
-    private static double[] D(float[] a) => Array.ConvertAll(a, v => (double)v);
-
-    private static float[] Uniform(Random r, int n, float lo, float hi)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = lo + (float)r.NextDouble() * (hi - lo);
-        return a;
-    }
-
-    private static float[] Nan(int n)
-    {
-        var a = new float[n];
-        Array.Fill(a, float.NaN);
-        return a;
-    }
-
-    private static DeviceBuffer F32(Device d, float[] v)
-    {
-        var b = d.Allocate(DType.F32, v.Length);
-        d.Upload<float>(v, b);
-        return b;
-    }
-
-    private static float[] Get(DeviceBuffer b)
-    {
-        var a = new float[b.Length];
-        b.Device.Download<float>(b, a);
-        return a;
     }
 }
