@@ -7,26 +7,11 @@
 // Blocks of 256 threads, grid kernels_grid_for(n, 256); the scratch (partials[groups],
 // counts[groups + 1]) is the caller's. Absent weights / gradients are null pointers.
 #include "kernels/asl.h"
+#include "kernels/block_sum.h"
 
 #define KERNELS_ASL_BLOCK 256
 
 // Tree sum over the block; every thread must call it; every thread gets the total.
-template <typename T>
-__device__ __forceinline__ T kernels_asl_block_sum(T v, T* sh)
-{
-    unsigned tid = threadIdx.x;
-    sh[tid] = v;
-    __syncthreads();
-    for (unsigned half = KERNELS_ASL_BLOCK / 2; half > 0; half >>= 1)
-    {
-        if (tid < half) sh[tid] += sh[tid + half];
-        __syncthreads();
-    }
-    T total = sh[0];
-    __syncthreads(); // sh may be reused by the caller's next reduction
-    return total;
-}
-
 __device__ __forceinline__ float kernels_asl_scale(const int* counts, int count_slot, float host_scale)
 {
     if (count_slot < 0) return host_scale;
@@ -42,7 +27,7 @@ extern "C" __global__ void asymmetric_loss_count_f32(const float* __restrict__ w
     int c = 0;
     for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
         c += w[i] != 0.0f ? 1 : 0;
-    int total = kernels_asl_block_sum(c, sh);
+    int total = kernels_block_sum<KERNELS_ASL_BLOCK>(c, sh);
     if (threadIdx.x == 0) counts[blockIdx.x] = total;
 }
 
@@ -51,7 +36,7 @@ extern "C" __global__ void asymmetric_loss_count_total(int* counts, int groups)
     __shared__ int sh[KERNELS_ASL_BLOCK];
     int c = 0;
     for (int i = threadIdx.x; i < groups; i += blockDim.x) c += counts[i];
-    int total = kernels_asl_block_sum(c, sh);
+    int total = kernels_block_sum<KERNELS_ASL_BLOCK>(c, sh);
     if (threadIdx.x == 0) counts[groups] = total;
 }
 
@@ -77,7 +62,7 @@ extern "C" __global__ void asymmetric_loss_entries_f32(const float* __restrict__
         s += wi * l;
         if (dx != nullptr) dx[i] = scale * wi * g;
     }
-    float total = kernels_asl_block_sum(s, sh);
+    float total = kernels_block_sum<KERNELS_ASL_BLOCK>(s, sh);
     if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
@@ -88,7 +73,7 @@ extern "C" __global__ void asymmetric_loss_final_f32(const float* __restrict__ p
     __shared__ float sh[KERNELS_ASL_BLOCK];
     float s = 0.0f;
     for (int i = threadIdx.x; i < groups; i += blockDim.x) s += partials[i];
-    float total = kernels_asl_block_sum(s, sh);
+    float total = kernels_block_sum<KERNELS_ASL_BLOCK>(s, sh);
     if (threadIdx.x == 0) loss[0] = kernels_asl_scale(counts, count_slot, host_scale) * total;
 }
 

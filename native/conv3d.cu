@@ -25,6 +25,7 @@
 // The tensor-core forward and data gradient are in native/conv3d_tc.cu (their own module).
 #include "kernels/emu.h"
 #include "kernels/conv3d.h"
+#include "kernels/block_sum.h"
 
 // acc[i][j] += Σ_kk As[kk][tm + 16i] · Bs[kk][tn + 16j]: interleaved rows / columns, so a warp's
 // shared-memory reads are broadcasts (As) or consecutive (Bs), and its global stores consecutive.
@@ -398,15 +399,8 @@ extern "C" __global__ void conv3d_channel_sum_f32(int batch, int channels, long 
                 start = end;
             }
         }
-        red[tid] = acc;
-        __syncthreads();
-        for (int half = CONV3D_THREADS / 2; half > 0; half /= 2)
-        {
-            if (tid < half) red[tid] += red[tid + half];
-            __syncthreads();
-        }
-        if (tid == 0) part[static_cast<long long>(c) * gridDim.x + blockIdx.x] = red[0];
-        __syncthreads();
+        float total = kernels_block_sum<CONV3D_THREADS>(acc, red);
+        if (tid == 0) part[static_cast<long long>(c) * gridDim.x + blockIdx.x] = total;
     }
 }
 

@@ -5,6 +5,7 @@
 // passed as up to 8 dims with per-operand element strides (0 on a broadcast axis).
 // Geometry: 1-D grid-stride loops, 256 threads per block, at most KERNELS_MAX_BLOCKS blocks.
 #include "kernels/emu.h"
+#include "kernels/block_sum.h"
 
 #define KERNELS_MAX_RANK 8
 
@@ -164,16 +165,8 @@ extern "C" __global__ void elementwise_sum_to_shape_f32(SumToShapeParams p, cons
             long long base = kernels_sum_kept_offset(p, j);
             float acc = 0.0f;
             for (long long k = tid; k < p.reduced_count; k += blockDim.x) acc += x[base + kernels_sum_reduced_offset(p, k)];
-            part[tid] = acc;
-            __syncthreads();
-            for (int half = KERNELS_SUM_BLOCK / 2; half > 0; half >>= 1)
-            {
-                if (tid < half) part[tid] += part[tid + half];
-                __syncthreads();
-            }
-            if (tid == 0) y[j] = part[0];
-            // part[0] is read before the next output's partials overwrite it.
-            __syncthreads();
+            float total = kernels_block_sum<KERNELS_SUM_BLOCK>(acc, part);
+            if (tid == 0) y[j] = total;
         }
         return;
     }

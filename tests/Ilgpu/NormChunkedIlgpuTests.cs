@@ -67,22 +67,8 @@ public class NormChunkedIlgpuTests
         var b = Uniform(r, s.Params, -1, 1);
         var dy = Uniform(r, n, -1, 1);
 
-        float[][] Run(Device d, INorm k)
-        {
-            using var xb = F32(d, x);
-            using var wb = affine ? F32(d, w) : null;
-            using var bb = affine ? F32(d, b) : null;
-            using var y = F32(d, Nan(n));
-            using var mean = F32(d, Nan(rows));
-            using var rstd = F32(d, Nan(rows));
-            using var dyb = F32(d, dy);
-            using var dx = F32(d, Nan(n));
-            using var dw = F32(d, Nan(s.Params));
-            using var db = F32(d, Nan(s.Params));
-            k.GroupForward(s, 1e-5, xb, wb, bb, y, mean, rstd);
-            k.GroupBackward(s, xb, wb, mean, rstd, dyb, dx, dw, db);
-            return [Get(y), Get(mean), Get(rstd), Get(dx), Get(dw), Get(db)];
-        }
+        float[][] Run(Device d, INorm k) =>
+            NormIlgpuTests.RunGroupNorm(d, k, s, x, affine ? w : null, affine ? b : null, dy, weightGrad: true);
 
         var expected = Run(Cpu, Cpu.Kernels.Get<INorm>());
         var kernel = new NormIlgpu(Gpu);

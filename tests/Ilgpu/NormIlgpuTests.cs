@@ -25,29 +25,35 @@ public class NormIlgpuTests
         var b = Uniform(r, s.Params, -1, 1);
         var dy = Uniform(r, n, -1, 1);
 
-        float[][] Run(Device d, INorm k)
-        {
-            using var xb = F32(d, x);
-            using var wb = affine ? F32(d, w) : null;
-            using var bb = affine ? F32(d, b) : null;
-            using var y = F32(d, Nan(n));
-            using var mean = F32(d, Nan(rows));
-            using var rstd = F32(d, Nan(rows));
-            using var dyb = F32(d, dy);
-            using var dx = F32(d, Nan(n));
-            using var dw = F32(d, Nan(s.Params));
-            // Only the bias gradient when not affine: the weight-gradient flag must switch off alone.
-            using var db = F32(d, Nan(s.Params));
-            k.GroupForward(s, 1e-5, xb, wb, bb, y, mean, rstd);
-            k.GroupBackward(s, xb, wb, mean, rstd, dyb, dx, affine ? dw : null, db);
-            return [Get(y), Get(mean), Get(rstd), Get(dx), affine ? Get(dw) : [], Get(db)];
-        }
+        // Only the bias gradient when not affine: the weight-gradient flag must switch off alone.
+        float[][] Run(Device d, INorm k) => RunGroupNorm(d, k, s, x, affine ? w : null, affine ? b : null, dy, weightGrad: affine);
 
         var expected = Run(Cpu, Cpu.Kernels.Get<INorm>());
         var got = Run(Gpu, new NormIlgpu(Gpu));
         string[] names = ["y", "mean", "rstd", "dx", "dweight", "dbias"];
         for (int i = 0; i < names.Length; i++)
             Approx.Equal(D(expected[i]), D(got[i]), 1e-4, 1e-4, $"{names[i]} {s} offset {offset}");
+    }
+
+    /// <summary>Group-norm forward then backward on <paramref name="d"/> with NaN-filled outputs:
+    /// y, mean, rstd, dx, dweight (empty without <paramref name="weightGrad"/>), dbias.</summary>
+    internal static float[][] RunGroupNorm(Device d, INorm k, GroupNormShape s, float[] x, float[]? w, float[]? b,
+        float[] dy, bool weightGrad)
+    {
+        int n = x.Length, rows = s.Rows;
+        using var xb = F32(d, x);
+        using var wb = w is null ? null : F32(d, w);
+        using var bb = b is null ? null : F32(d, b);
+        using var y = F32(d, Nan(n));
+        using var mean = F32(d, Nan(rows));
+        using var rstd = F32(d, Nan(rows));
+        using var dyb = F32(d, dy);
+        using var dx = F32(d, Nan(n));
+        using var dw = F32(d, Nan(s.Params));
+        using var db = F32(d, Nan(s.Params));
+        k.GroupForward(s, 1e-5, xb, wb, bb, y, mean, rstd);
+        k.GroupBackward(s, xb, wb, mean, rstd, dyb, dx, weightGrad ? dw : null, db);
+        return [Get(y), Get(mean), Get(rstd), Get(dx), weightGrad ? Get(dw) : [], Get(db)];
     }
 
     [TestCase(3, 2, 100, true), TestCase(3, 2, 100, false), TestCase(1, 3, 301, true)]

@@ -32,10 +32,8 @@ public sealed unsafe class CudaStream : CudaHandle
 
     public void Synchronize()
     {
-        var o = Observer;
-        int t = o?.Begin(this, CudaCallKind.Synchronize, "cuStreamSynchronize") ?? 0;
-        try { CudaDriver.Check(CudaDriver.Api.StreamSynchronize(handle), "cuStreamSynchronize"); }
-        finally { o?.End(t); }
+        using var call = Observe(CudaCallKind.Synchronize, "cuStreamSynchronize");
+        CudaDriver.Check(CudaDriver.Api.StreamSynchronize(handle), "cuStreamSynchronize");
     }
 
     public void CopyToDevice<T>(CudaDeviceMemory dst, ReadOnlySpan<T> src, long dstOffsetBytes = 0) where T : unmanaged
@@ -54,44 +52,34 @@ public sealed unsafe class CudaStream : CudaHandle
 
     public void CopyHostToDevice(ulong dst, void* src, long bytes)
     {
-        var o = Observer;
-        int t = o?.Begin(this, CudaCallKind.CopyHostToDevice, "cuMemcpyHtoDAsync") ?? 0;
-        try { CudaDriver.Check(CudaDriver.Api.MemcpyHtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyHtoDAsync_v2"); }
-        finally { o?.End(t); }
+        using var call = Observe(CudaCallKind.CopyHostToDevice, "cuMemcpyHtoDAsync");
+        CudaDriver.Check(CudaDriver.Api.MemcpyHtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyHtoDAsync_v2");
     }
 
     public void CopyDeviceToHost(void* dst, ulong src, long bytes)
     {
-        var o = Observer;
-        int t = o?.Begin(this, CudaCallKind.CopyDeviceToHost, "cuMemcpyDtoHAsync") ?? 0;
-        try { CudaDriver.Check(CudaDriver.Api.MemcpyDtoHAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoHAsync_v2"); }
-        finally { o?.End(t); }
+        using var call = Observe(CudaCallKind.CopyDeviceToHost, "cuMemcpyDtoHAsync");
+        CudaDriver.Check(CudaDriver.Api.MemcpyDtoHAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoHAsync_v2");
     }
 
     public void CopyDeviceToDevice(ulong dst, ulong src, long bytes)
     {
-        var o = Observer;
-        int t = o?.Begin(this, CudaCallKind.CopyDeviceToDevice, "cuMemcpyDtoDAsync") ?? 0;
-        try { CudaDriver.Check(CudaDriver.Api.MemcpyDtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoDAsync_v2"); }
-        finally { o?.End(t); }
+        using var call = Observe(CudaCallKind.CopyDeviceToDevice, "cuMemcpyDtoDAsync");
+        CudaDriver.Check(CudaDriver.Api.MemcpyDtoDAsync(dst, src, (nuint)bytes, handle), "cuMemcpyDtoDAsync_v2");
     }
 
     /// <summary>Sets <paramref name="bytes"/> bytes to <paramref name="value"/>.</summary>
     public void MemsetBytes(ulong dst, byte value, long bytes)
     {
-        var o = Observer;
-        int t = o?.Begin(this, CudaCallKind.Memset, "cuMemsetD8Async") ?? 0;
-        try { CudaDriver.Check(CudaDriver.Api.MemsetD8Async(dst, value, (nuint)bytes, handle), "cuMemsetD8Async"); }
-        finally { o?.End(t); }
+        using var call = Observe(CudaCallKind.Memset, "cuMemsetD8Async");
+        CudaDriver.Check(CudaDriver.Api.MemsetD8Async(dst, value, (nuint)bytes, handle), "cuMemsetD8Async");
     }
 
     /// <summary>Sets <paramref name="count"/> 32-bit words (e.g. a float's bit pattern).</summary>
     public void Memset32(ulong dst, uint value, long count)
     {
-        var o = Observer;
-        int t = o?.Begin(this, CudaCallKind.Memset, "cuMemsetD32Async") ?? 0;
-        try { CudaDriver.Check(CudaDriver.Api.MemsetD32Async(dst, value, (nuint)count, handle), "cuMemsetD32Async"); }
-        finally { o?.End(t); }
+        using var call = Observe(CudaCallKind.Memset, "cuMemsetD32Async");
+        CudaDriver.Check(CudaDriver.Api.MemsetD32Async(dst, value, (nuint)count, handle), "cuMemsetD32Async");
     }
 
     /// <summary>Launches a kernel on this stream. The arguments must match the kernel's parameter
@@ -99,24 +87,25 @@ public sealed unsafe class CudaStream : CudaHandle
     public void Launch(CudaFunction function, Dim3 grid, Dim3 block, uint sharedBytes, scoped in KernelArguments args)
     {
         if (function.Handle == 0) throw new ArgumentException("Launch: the function handle is null", nameof(function));
-        var o = Observer;
-        if (o is null)
-        {
-            LaunchCore(function, grid, block, sharedBytes, args);
-            return;
-        }
-        int t = o.Begin(this, CudaCallKind.Kernel, function.Name);
-        try { LaunchCore(function, grid, block, sharedBytes, args); }
-        finally { o.End(t); }
-    }
-
-    private void LaunchCore(CudaFunction function, Dim3 grid, Dim3 block, uint sharedBytes, scoped in KernelArguments args)
-    {
+        using var call = Observe(CudaCallKind.Kernel, function.Name);
         int rc = CudaDriver.Api.LaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
             sharedBytes, handle, args.Pointers, null);
         if (rc != 0)
             throw new CudaException("cuLaunchKernel", rc,
                 $"{CudaDriver.Message("cuLaunchKernel", rc)} (kernel {function.Name}, grid {grid.X}x{grid.Y}x{grid.Z}, block {block.X}x{block.Y}x{block.Z}, shared {sharedBytes} B)");
+    }
+
+    /// <summary>Tells the <see cref="Observer"/> (if any) that a call begins; disposing the result
+    /// tells it the call was issued or failed. A struct: nothing is allocated per call.</summary>
+    private ObservedCall Observe(CudaCallKind kind, string name)
+    {
+        var o = Observer;
+        return new ObservedCall(o, o?.Begin(this, kind, name) ?? 0);
+    }
+
+    private readonly struct ObservedCall(ICudaCallObserver? observer, int token) : IDisposable
+    {
+        public void Dispose() => observer?.End(token);
     }
 
     private static void CheckRange(CudaDeviceMemory mem, long offset, long bytes, string op)
